@@ -1,0 +1,1 @@
+"""The spine every production uses: errors, paths, atomic writes, manifests, steps, backends."""

@@ -1,0 +1,135 @@
+"""Settings of the production system: one validated object read from the environment.
+
+Every value can come from (highest precedence first) an explicit override, an Airflow Variable
+of the same name (only when ``airflow_variables=True`` and Airflow is importable, i.e. inside a
+task), the process environment, or the default. The README's configuration table lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from include.core.errors import ConfigError
+
+BACKENDS = ("local", "condor", "apptainer")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Documentation of one setting (rendered into the README table by tests)."""
+
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HEP_HOME", "~/hep-productions", "Base folder; the data and output roots default below it."),
+    Setting(
+        "HEP_DATA_ROOT", "$HEP_HOME/data", "Root of all inputs; every input path a parameter names must be inside."
+    ),
+    Setting("HEP_OUTPUT_ROOT", "$HEP_HOME/output", "Root of all products: <output root>/<production>/<unit>/."),
+    Setting("HEP_DEFAULT_BACKEND", "local", "Backend when a run does not choose one: local | condor | apptainer."),
+    Setting("HEP_CONDOR_COLLECTOR", "", "HTCondor collector host:port; empty = the local HTCondor config."),
+    Setting("HEP_CONDOR_SCHEDD", "", "HTCondor schedd name; empty = the collector's default schedd."),
+    Setting("HEP_APPTAINER_BIN", "", "apptainer executable; empty = `apptainer` on PATH, else `singularity`."),
+    Setting("HEP_JOB_PYTHON", "", "Python that runs `include` code in HTCondor jobs; empty = this interpreter."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Paths are absolute and resolved."""
+
+    data_root: Path
+    output_root: Path
+    default_backend: str = "local"
+    condor_collector: str = ""
+    condor_schedd: str = ""
+    apptainer_bin: str = ""
+    job_python: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.default_backend not in BACKENDS:
+            raise ConfigError(f"HEP_DEFAULT_BACKEND={self.default_backend!r} is not one of {', '.join(BACKENDS)}")
+        for label, root in (("HEP_DATA_ROOT", self.data_root), ("HEP_OUTPUT_ROOT", self.output_root)):
+            if not root.is_absolute():
+                raise ConfigError(f"{label}={root} must be an absolute path")
+            if root.exists() and not root.is_dir():
+                raise ConfigError(f"{label}={root} exists and is not a directory")
+        if self.condor_collector and ":" in self.condor_collector:
+            port = self.condor_collector.rsplit(":", 1)[1]
+            if not port.isdigit():
+                raise ConfigError(f"HEP_CONDOR_COLLECTOR={self.condor_collector!r}: port must be a number")
+
+    def resolved_apptainer(self) -> str:
+        """The apptainer executable: the configured one, else ``apptainer``, else ``singularity``."""
+        if self.apptainer_bin:
+            return self.apptainer_bin
+        for name in ("apptainer", "singularity"):
+            found = shutil.which(name)
+            if found:
+                return found
+        raise ConfigError("neither apptainer nor singularity is on PATH; set HEP_APPTAINER_BIN")
+
+    def production_output(self, production: str) -> Path:
+        """``<output root>/<production>``."""
+        return self.output_root / production
+
+    def production_data(self, production: str) -> Path:
+        """``<data root>/<production>``: where a production's demo and input data live by default."""
+        return self.data_root / production
+
+
+def _airflow_variable_getter() -> Callable[[str], str | None]:
+    try:
+        from airflow.sdk import Variable
+    except ImportError:  # plain terminal or HTCondor job without Airflow
+        return lambda _name: None
+
+    def get(name: str) -> str | None:
+        try:
+            value = Variable.get(name, default=None)
+        except Exception:  # no task context or API server: fall back to the environment
+            return None
+        return None if value is None else str(value)
+
+    return get
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    airflow_variables: bool = False,
+    **overrides: str | Path,
+) -> Settings:
+    """Read, resolve and validate the settings."""
+    env = os.environ if env is None else env
+    variable = _airflow_variable_getter() if airflow_variables else (lambda _name: None)
+
+    def value(name: str, default: str = "") -> str:
+        key = name.removeprefix("HEP_").lower()
+        if key in overrides:
+            return str(overrides[key])
+        found = variable(name)
+        if found is None:
+            found = env.get(name)
+        return default if found in (None, "") else str(found)
+
+    home = Path(value("HEP_HOME", "~/hep-productions")).expanduser()
+    data_root = Path(value("HEP_DATA_ROOT", str(home / "data"))).expanduser()
+    output_root = Path(value("HEP_OUTPUT_ROOT", str(home / "output"))).expanduser()
+    return Settings(
+        data_root=data_root.resolve(),
+        output_root=output_root.resolve(),
+        default_backend=value("HEP_DEFAULT_BACKEND", "local"),
+        condor_collector=value("HEP_CONDOR_COLLECTOR"),
+        condor_schedd=value("HEP_CONDOR_SCHEDD"),
+        apptainer_bin=value("HEP_APPTAINER_BIN"),
+        job_python=value("HEP_JOB_PYTHON"),
+    )

@@ -1,0 +1,23 @@
+# Source this to get the project's local Airflow environment (used by run.sh and the Makefile).
+# Everything lives inside the checkout: .airflow (Airflow home, SQLite DB), .local/hep (data, outputs).
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/.airflow}
+export HEP_HOME=${HEP_HOME:-$REPO/.local/hep}
+export HEP_DATA_ROOT=${HEP_DATA_ROOT:-$HEP_HOME/data}
+export HEP_OUTPUT_ROOT=${HEP_OUTPUT_ROOT:-$HEP_HOME/output}
+export AIRFLOW__CORE__DAGS_FOLDER=$REPO/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER=$REPO/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}
+# New DAG files are picked up within 30 s instead of 300 s.
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}
+export AIRFLOW_PORT=${AIRFLOW_PORT:-8080}
+export AIRFLOW__API__PORT=$AIRFLOW_PORT
+export AIRFLOW__API__BASE_URL=${AIRFLOW__API__BASE_URL:-http://localhost:$AIRFLOW_PORT}
+export PATH=$REPO/.venv/bin:$PATH
+# The personal HTCondor pool (docker/condor), when it has been set up.
+HEP_CONDOR_POOL_DIR=${CONDOR_POOL_DIR:-/var/lib/hep-productions/condor-pool}
+if [ -z "${CONDOR_CONFIG:-}" ] && [ -f "$HEP_CONDOR_POOL_DIR/client/condor_config" ]; then
+  export CONDOR_CONFIG=$HEP_CONDOR_POOL_DIR/client/condor_config
+  export PATH=$HEP_CONDOR_POOL_DIR/bin:$PATH
+fi

@@ -28,7 +28,7 @@ def test_missing_is_none_and_corrupt_is_named(tmp_path: Path) -> None:
     assert read_manifest(tmp_path / "none.json") is None
     bad = tmp_path / "bad.manifest.json"
     bad.write_text("{not json")
-    with pytest.raises(InputFileError, match="bad.manifest.json: corrupt manifest"):
+    with pytest.raises(InputFileError, match=r"bad\.manifest\.json: corrupt manifest"):
         read_manifest(bad)
 
 

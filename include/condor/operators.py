@@ -1,0 +1,350 @@
+"""``HTCondorJobOperator``: submit one cluster in the worker, defer to the trigger, check every proc.
+
+Crash safety: the job record (schedd, cluster ids, job ids) is written to ``task_state_store``
+with ``NEVER_EXPIRE`` before deferring. A retry reads it and reconnects to unfinished procs
+instead of submitting again; if the record is missing (a crash between submit and write), the
+deterministic batch names of earlier tries are looked up in the queue first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from include.condor.hook import HTCondorHook, Submitted, split_job_id
+from include.condor.policy import HoldPolicy
+from include.condor.states import ProcState
+from include.condor.submit import JobSpec, batch_name, build_submit, cluster_template, items_for_argvs
+from include.condor.triggers import HTCondorJobTrigger
+
+STATE_KEY = "htcondor_job"
+TAIL_LINES = 20
+
+
+def tail(path: Path, lines: int = TAIL_LINES) -> str:
+    """Last ``lines`` lines of a text file ('' if missing)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class HTCondorJobOperator(BaseOperator):
+    """Run ``executable`` with ``arguments`` (argv list) as HTCondor job(s), deferring while they run.
+
+    ``proc_arguments`` (one argv per proc, optional ``proc_vars`` dicts usable as ``$(name)``
+    in ``submit_extra``) makes one cluster of many procs in one transaction. Files: with
+    ``shared_fs=False`` (default) inputs are transferred from ``workdir`` and outputs back
+    into it; ``container_image`` runs a SIF in the container universe. Returns a summary dict.
+    """
+
+    template_fields: Sequence[str] = (
+        "executable",
+        "arguments",
+        "proc_arguments",
+        "proc_vars",
+        "environment",
+        "input_files",
+        "output_files",
+        "workdir",
+        "container_image",
+    )
+    ui_color = "#c9e4f5"
+
+    def __init__(
+        self,
+        *,
+        executable: str,
+        arguments: Sequence[str] = (),
+        proc_arguments: Sequence[Sequence[str]] | None = None,
+        proc_vars: Sequence[Mapping[str, str]] | None = None,
+        workdir: str | None = None,
+        request_cpus: int = 1,
+        request_memory_mb: int = 512,
+        environment: Mapping[str, str] | None = None,
+        input_files: Sequence[str] = (),
+        output_files: Sequence[str] | None = None,
+        shared_fs: bool = False,
+        container_image: str | None = None,
+        submit_extra: Mapping[str, str] | None = None,
+        hold_policy: HoldPolicy | Mapping[str, Any] | str | None = None,
+        htcondor_conn_id: str = HTCondorHook.default_conn_name,
+        poll_interval: float = 10.0,
+        max_poll_failures: int = 5,
+        tail_lines: int = TAIL_LINES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.executable = executable
+        self.arguments = list(arguments)
+        self.proc_arguments = [list(a) for a in proc_arguments] if proc_arguments is not None else None
+        self.proc_vars = [dict(v) for v in proc_vars] if proc_vars is not None else None
+        self.workdir = workdir
+        self.request_cpus = request_cpus
+        self.request_memory_mb = request_memory_mb
+        self.environment = dict(environment or {})
+        self.input_files = list(input_files)
+        self.output_files = list(output_files) if output_files is not None else None
+        self.shared_fs = shared_fs
+        self.container_image = container_image
+        self.submit_extra = dict(submit_extra or {})
+        self.hold_policy = HoldPolicy.coerce(hold_policy)
+        self.htcondor_conn_id = htcondor_conn_id
+        self.poll_interval = poll_interval
+        self.max_poll_failures = max_poll_failures
+        self.tail_lines = tail_lines
+        self._job: dict[str, Any] | None = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def hook(self, job: Mapping[str, Any] | None = None) -> HTCondorHook:
+        if job:
+            return HTCondorHook(None, collector=job.get("collector", ""), schedd=job.get("schedd_hint", ""))
+        return HTCondorHook(self.htcondor_conn_id)
+
+    def _names(self, context: Any) -> tuple[str, list[str]]:
+        ti = context["ti"]
+        map_index = ti.map_index if ti.map_index is not None else -1
+        try_number = int(ti.try_number or 1)
+        base = (self.dag_id, self.task_id, ti.run_id, map_index)
+        names = [batch_name(*base, try_number=t) for t in range(1, try_number + 1)]
+        return names[-1], names
+
+    def _workdir(self, batch: str) -> Path:
+        if self.workdir:
+            return Path(self.workdir).expanduser().resolve()
+        from include.settings import load_settings
+
+        return load_settings().output_root / "_condor" / batch.rsplit(".t", 1)[0]
+
+    def _spec(self, memory_mb: int) -> JobSpec:
+        extra = dict(self.submit_extra)
+        if self.container_image:
+            extra.setdefault("transfer_executable", "False")
+        return JobSpec(
+            executable=self.executable,
+            arguments=self.arguments,
+            request_cpus=self.request_cpus,
+            request_memory_mb=memory_mb,
+            environment=self.environment,
+            input_files=self.input_files,
+            output_files=self.output_files,
+            shared_fs=self.shared_fs,
+            container_image=self.container_image,
+            extra=extra,
+        )
+
+    def _items(self) -> list[dict[str, str]] | None:
+        if self.proc_arguments is None:
+            return None
+        return items_for_argvs(self.proc_arguments, self.proc_vars)
+
+    def _store(self, context: Any, job: dict[str, Any]) -> None:
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.warning("task_state_store is not available: a retry cannot reconnect to cluster(s)")
+            return
+        from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+        store.set(STATE_KEY, job, retention=NEVER_EXPIRE)
+
+    def _submit(
+        self, hook: HTCondorHook, batch: str, workdir: Path, items: list[dict[str, str]] | None, memory_mb: int
+    ) -> Submitted:
+        (workdir / "out").mkdir(parents=True, exist_ok=True)
+        desc = build_submit(self._spec(memory_mb), workdir=workdir, batch=batch)
+        if items is not None:
+            return hook.submit(cluster_template(desc), itemdata=items)
+        return hook.submit(desc)
+
+    # -- execute ---------------------------------------------------------------------------
+    def execute(self, context: Any) -> Any:
+        batch, names = self._names(context)
+        store = context.get("task_state_store")
+        saved = store.get(STATE_KEY) if store is not None else None
+        hook = self.hook()
+        if saved:
+            job = dict(saved)
+            states = self.hook(job).job_states(list(job["jobs"]))
+            unfinished = [j for j in job["jobs"] if j in states and not states[j].final]
+            if unfinished:
+                self.log.info(
+                    "Reconnecting to cluster(s) %s on schedd %s (%d unfinished procs); not submitting again",
+                    _clusters(job),
+                    job["schedd"],
+                    len(unfinished),
+                )
+                return self._defer(job)
+            if job["jobs"] and all(j in states and states[j].succeeded for j in job["jobs"]):
+                self.log.info("Cluster(s) %s already succeeded; not submitting again", _clusters(job))
+                return self._result(job)
+            self.log.warning("Stored cluster(s) %s did not succeed; submitting again", _clusters(job))
+        else:
+            lost = hook.find_batch(names)
+            if lost:
+                job = self._adopt(hook, batch, lost)
+                self.log.info(
+                    "Found cluster(s) %s with batch name(s) %s in the queue; reconnecting",
+                    ",".join(map(str, lost)),
+                    names,
+                )
+                self._store(context, job)
+                return self._defer(job)
+        workdir = self._workdir(batch)
+        items = self._items()
+        sub = self._submit(hook, batch, workdir, items, self.request_memory_mb)
+        job = {
+            "schedd": sub.schedd,
+            "schedd_hint": hook.schedd_name_hint or "",
+            "collector": hook.collector or "",
+            "batch": batch,
+            "workdir": str(workdir),
+            "log": str(workdir / "events.log"),
+            "memory_mb": self.request_memory_mb,
+            "jobs": {j: i for i, j in enumerate(sub.job_ids)},
+        }
+        self._store(context, job)
+        self.log.info(
+            "Submitted cluster %d (%d procs) to schedd %s, batch name %s, workdir %s",
+            sub.cluster,
+            sub.num_procs,
+            sub.schedd,
+            batch,
+            workdir,
+        )
+        self._after_submit(context, job)
+        return self._defer(job)
+
+    def _after_submit(self, context: Any, job: dict[str, Any]) -> None:
+        """Called after the job record is stored and before deferring (a test seam)."""
+
+    def _adopt(self, hook: HTCondorHook, batch: str, lost: dict[int, list[str]]) -> dict[str, Any]:
+        job_ids = [j for ids in lost.values() for j in ids]
+        workdir = self._workdir(batch)
+        return {
+            "schedd": hook.schedd_name,
+            "schedd_hint": hook.schedd_name_hint or "",
+            "collector": hook.collector or "",
+            "batch": batch,
+            "workdir": str(workdir),
+            "log": str(workdir / "events.log"),
+            "memory_mb": self.request_memory_mb,
+            "jobs": {j: split_job_id(j)[1] for j in job_ids},
+        }
+
+    def _defer(self, job: dict[str, Any]) -> None:
+        self._job = job
+        trigger = HTCondorJobTrigger(
+            job_ids=list(job["jobs"]),
+            event_log=job["log"],
+            collector=job.get("collector", ""),
+            schedd=job.get("schedd_hint", ""),
+            poll_interval=self.poll_interval,
+            max_poll_failures=self.max_poll_failures,
+            hold_policy=self.hold_policy.to_dict(),
+        )
+        self.defer(trigger=trigger, method_name="execute_complete", kwargs={"job": job}, timeout=None)
+
+    # -- completion ------------------------------------------------------------------------
+    def execute_complete(self, context: Any, event: dict[str, Any], job: dict[str, Any] | None = None) -> Any:
+        job = job or (context.get("task_state_store").get(STATE_KEY) if context.get("task_state_store") else None)
+        if not job:
+            raise AirflowException("no HTCondor job record to complete")
+        self._job = job
+        status = event.get("status")
+        self.log.info("Cluster(s) %s on schedd %s: %s %s", _clusters(job), job["schedd"], status, event.get("summary"))
+        if status == "error":
+            raise AirflowException(f"status polling gave up: {event.get('message')} (jobs left in the queue)")
+        if status == "held":
+            return self._handle_held(context, job, event)
+        states = {j: ProcState.from_dict(d) for j, d in event.get("states", {}).items()}
+        failed = [states[j] for j in job["jobs"] if j in states]
+        self._log_tails(job, failed, succeeded=event.get("succeeded", []))
+        if failed:
+            raise AirflowException(self._failure_message(job, failed))
+        return self._result(job)
+
+    def _handle_held(self, context: Any, job: dict[str, Any], event: dict[str, Any]) -> Any:
+        held = list(event.get("held", []))
+        hook = self.hook(job)
+        states = {j: ProcState.from_dict(d) for j, d in event.get("states", {}).items()}
+        for j in held:
+            self.log.error("Held: %s", states[j].describe() if j in states else j)
+        if event.get("action") == "resubmit_memory":
+            new_mb = self.hold_policy.next_memory(int(job.get("memory_mb", self.request_memory_mb)))
+            if new_mb is not None:
+                return self._resubmit_memory(context, job, held, new_mb, hook)
+            self.log.error("request_memory is at the cap (%d MB); failing", self.hold_policy.memory_cap_mb)
+        with contextlib.suppress(Exception):
+            hook.remove(list(job["jobs"]), "held-job policy: failing the task")
+        raise AirflowException(f"held job(s) removed after policy '{self.hold_policy.action}': {event.get('message')}")
+
+    def _resubmit_memory(
+        self, context: Any, job: dict[str, Any], held: list[str], new_mb: int, hook: HTCondorHook
+    ) -> None:
+        hook.remove(held, f"memory exceeded; resubmitting with {new_mb} MB")
+        items = self._items()
+        item_ids = [job["jobs"][j] for j in held]
+        batch = job["batch"] + f".mem{new_mb}"
+        sub_items = [items[i] for i in item_ids] if items is not None else None
+        sub = self._submit(hook, batch, Path(job["workdir"]), sub_items, new_mb)
+        jobs = {j: i for j, i in job["jobs"].items() if j not in held}
+        jobs.update(dict(zip(sub.job_ids, item_ids, strict=True)))
+        job = {**job, "jobs": jobs, "memory_mb": new_mb}
+        self._store(context, job)
+        self.log.warning(
+            "Resubmitted %d proc(s) held for memory as cluster %d with request_memory %d MB",
+            len(held),
+            sub.cluster,
+            new_mb,
+        )
+        return self._defer(job)
+
+    def _failure_message(self, job: dict[str, Any], failed: list[ProcState]) -> str:
+        lines = [f"{len(failed)} of {len(job['jobs'])} proc(s) failed on schedd {job['schedd']}:"]
+        for st in failed[:20]:
+            lines.append(f"  proc {st.describe()}")
+            err = tail(self._out_path(job, st.job_id, "err"), self.tail_lines)
+            if err:
+                lines.append("    stderr tail:\n" + "\n".join("      " + x for x in err.splitlines()))
+        if len(failed) > 20:
+            lines.append(f"  ... and {len(failed) - 20} more")
+        return "\n".join(lines)
+
+    def _out_path(self, job: Mapping[str, Any], job_id: str, kind: str) -> Path:
+        return Path(job["workdir"]) / "out" / f"{job_id}.{kind}"
+
+    def _log_tails(self, job: Mapping[str, Any], failed: list[ProcState], succeeded: list[str]) -> None:
+        shown = [st.job_id for st in failed[:5]] + list(succeeded[: max(0, 3 - len(failed))])
+        for job_id in shown:
+            for kind in ("out", "err"):
+                text = tail(self._out_path(job, job_id, kind), self.tail_lines)
+                if text:
+                    self.log.info("std%s of %s (tail):\n%s", kind, job_id, text)
+
+    def _result(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "schedd": job["schedd"],
+            "clusters": sorted({split_job_id(j)[0] for j in job["jobs"]}),
+            "procs": len(job["jobs"]),
+            "batch": job["batch"],
+            "workdir": job["workdir"],
+        }
+
+    def on_kill(self) -> None:
+        """Killed while in the worker: remove the jobs."""
+        if self._job:
+            self.hook(self._job).remove(list(self._job["jobs"]), "Airflow task killed")
+
+
+def _clusters(job: Mapping[str, Any]) -> str:
+    return ",".join(str(c) for c in sorted({split_job_id(j)[0] for j in job["jobs"]}))

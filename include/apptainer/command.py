@@ -127,6 +127,9 @@ def parse_bind(value: BindLike) -> Bind:
     src = parts[0]
     dst = parts[1] if len(parts) > 1 and parts[1] else src
     mode = parts[2] if len(parts) > 2 else "rw"
+    for path in (src, dst):
+        if ".." in PurePosixPath(path).parts:
+            raise ParamError("binds", f"bind path {path!r} must not contain '..'")
     return Bind(os.path.normpath(src) if src else src, os.path.normpath(dst) if dst else dst, mode)
 
 

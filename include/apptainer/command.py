@@ -7,7 +7,8 @@ for example a command argument ``"; rm -rf /"`` or ``"$(id)"``, stays one litera
 
 Defaults: ``--no-home --cleanenv --no-eval``. ``--no-eval`` matters: without it apptainer
 shell-evaluates ``--env`` values inside the container, so ``--env X='$(cmd)'`` would run
-``cmd``.
+``cmd``. ``--env`` values are encoded so that a ``,`` cannot smuggle in a second variable
+(see :func:`env_arg`).
 """
 
 from __future__ import annotations
@@ -144,16 +145,32 @@ def parse_binds(binds: Iterable[BindLike] | Mapping[str, str] | None) -> list[Bi
     return [parse_bind(item) for item in binds]
 
 
+def env_arg(key: str, value: str) -> str:
+    """Encode one ``--env`` argument so that apptainer sets exactly ``key`` to ``value``.
+
+    apptainer parses ``--env`` like pflag's stringToString: an argument with one ``=`` is
+    used as is after stripping ``"`` from both ends; one with more ``=`` is read as a CSV
+    record, so ``X=a,LD_PRELOAD=/x.so`` would also set LD_PRELOAD. Values holding ``=`` are
+    therefore sent as one quoted CSV field; a value without ``=`` that ends with ``"`` (which
+    apptainer would strip) and carriage returns (dropped by the CSV reader) are refused.
+    """
+    if not isinstance(key, str) or not _ENV_NAME.match(key):
+        raise ParamError("env", f"{key!r} is not a valid environment variable name")
+    if "\x00" in value or "\r" in value:
+        raise ParamError("env", f"value of {key} contains a NUL byte or a carriage return")
+    pair = f"{key}={value}"
+    if "=" in value:
+        return '"' + pair.replace('"', '""') + '"'
+    if value.endswith('"'):
+        raise ParamError("env", f"value of {key} ends with '\"' and has no '=': apptainer --env would strip it")
+    return pair
+
+
 def env_args(env: Mapping[str, object] | None) -> list[str]:
-    """``--env KEY=VALUE`` pairs; KEY must be an identifier, VALUE any text without NUL."""
+    """``--env KEY=VALUE`` pairs (see :func:`env_arg`); non-string values are converted with str()."""
     args: list[str] = []
     for key, raw in (env or {}).items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
-            raise ParamError("env", f"{key!r} is not a valid environment variable name")
-        value = raw if isinstance(raw, str) else str(raw)
-        if "\x00" in value:
-            raise ParamError("env", f"value of {key} contains a NUL byte")
-        args += ["--env", f"{key}={value}"]
+        args += ["--env", env_arg(key, raw if isinstance(raw, str) else str(raw))]
     return args
 
 

@@ -169,10 +169,17 @@ def test_bad_env_names_are_rejected(fake_bin: Path, image: str, name: str) -> No
         build_command(image, ["true"], env={name: "v"})
 
 
-def test_env_values_are_stringified(fake_bin: Path, image: str) -> None:
-    argv = build_command(image, ["true"], env={"N": 3, "S": "a,b=c\nd"})
+def test_env_values_are_encoded_for_apptainer(fake_bin: Path, image: str) -> None:
+    argv = build_command(image, ["true"], env={"N": 3, "C": "a,b", "S": 'x,LD_PRELOAD=/e.so "q"\nz'})
     assert argv[argv.index("N=3") - 1] == "--env"
-    assert "S=a,b=c\nd" in argv
+    assert "C=a,b" in argv  # one '=': taken as is
+    assert '"S=x,LD_PRELOAD=/e.so ""q""\nz"' in argv  # several '=': one quoted CSV field
+
+
+@pytest.mark.parametrize("value", ['ends with "', "carriage\rreturn", "nul\x00"])
+def test_env_values_apptainer_cannot_carry_are_rejected(fake_bin: Path, image: str, value: str) -> None:
+    with pytest.raises(ParamError, match="env"):
+        build_command(image, ["true"], env={"V": value})
 
 
 @pytest.mark.parametrize("bad", ["", "-x", "relative.sif", "/no/such/image.sif", "ftp://host/x", "docker://"])

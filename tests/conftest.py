@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,31 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real sample data not found at {path} (set HEP_SHARED_DATA)")
     return path
+
+
+PG_HOST = os.environ.get("HEP_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("HEP_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("HEP_TEST_PG_USER", "postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards).
+
+    Skips with a clear reason when no server answers at HEP_TEST_PG_HOST:HEP_TEST_PG_PORT.
+    """
+    try:
+        socket.create_connection((PG_HOST, PG_PORT), timeout=1).close()
+    except OSError as exc:
+        pytest.skip(f"no PostgreSQL server at {PG_HOST}:{PG_PORT} ({exc})")
+    import psycopg2
+
+    name = f"hep_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="test")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -1,0 +1,1 @@
+"""Massi luminosity archives: the fill database, the folder scanner and change detection."""

@@ -17,7 +17,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from include.condor.hook import HTCondorHook, Submitted, split_job_id
-from include.condor.policy import HoldPolicy
+from include.condor.policy import MEMORY_PERIODIC_HOLD, HoldPolicy
 from include.condor.states import ProcState
 from include.condor.submit import JobSpec, batch_name, build_submit, cluster_template, items_for_argvs
 from include.condor.triggers import HTCondorJobTrigger
@@ -45,7 +45,9 @@ class HTCondorJobOperator(BaseOperator):
     ``proc_arguments`` (one argv per proc, optional ``proc_vars`` dicts usable as ``$(name)``
     in ``submit_extra``) makes one cluster of many procs in one transaction. Files: with
     ``shared_fs=False`` (default) inputs are transferred from ``workdir`` and outputs back
-    into it; ``container_image`` runs a SIF in the container universe. Returns a summary dict.
+    into it; ``container_image`` runs a SIF in the container universe. ``hold_on_memory_exceeded``
+    adds a ``periodic_hold`` for procs using more memory than requested (for pools that do not
+    enforce it); ``hold_policy`` decides what happens to held procs. Returns a summary dict.
     """
 
     template_fields: Sequence[str] = (
@@ -78,6 +80,7 @@ class HTCondorJobOperator(BaseOperator):
         container_image: str | None = None,
         submit_extra: Mapping[str, str] | None = None,
         hold_policy: HoldPolicy | Mapping[str, Any] | str | None = None,
+        hold_on_memory_exceeded: bool = True,
         htcondor_conn_id: str = HTCondorHook.default_conn_name,
         poll_interval: float = 10.0,
         max_poll_failures: int = 5,
@@ -99,6 +102,7 @@ class HTCondorJobOperator(BaseOperator):
         self.container_image = container_image
         self.submit_extra = dict(submit_extra or {})
         self.hold_policy = HoldPolicy.coerce(hold_policy)
+        self.hold_on_memory_exceeded = hold_on_memory_exceeded
         self.htcondor_conn_id = htcondor_conn_id
         self.poll_interval = poll_interval
         self.max_poll_failures = max_poll_failures
@@ -127,7 +131,8 @@ class HTCondorJobOperator(BaseOperator):
         return load_settings().output_root / "_condor" / batch.rsplit(".t", 1)[0]
 
     def _spec(self, memory_mb: int) -> JobSpec:
-        extra = dict(self.submit_extra)
+        extra = dict(MEMORY_PERIODIC_HOLD) if self.hold_on_memory_exceeded else {}
+        extra.update(self.submit_extra)
         if self.container_image:
             extra.setdefault("transfer_executable", "False")
         return JobSpec(

@@ -6,7 +6,9 @@
 
 HoldReasonCode 34 (memory limit exceeded) is never released unchanged: it fails, or, with
 ``on_memory="resubmit"``, the operator removes the proc and submits it again with
-``request_memory`` × ``memory_factor`` up to ``memory_cap_mb``.
+``request_memory`` × ``memory_factor`` up to ``memory_cap_mb``. A job-policy hold (code 3)
+with subcode 34 counts as a memory hold too: that is what :data:`MEMORY_PERIODIC_HOLD` sets,
+for pools that do not enforce memory limits themselves (seen on the personal pool).
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from include.condor.states import ProcState, State
 from include.core.errors import ParamError
 
 MEMORY_EXCEEDED = 34
+JOB_POLICY = 3
+# Submit commands that hold a job using more memory than requested (code 3, subcode 34).
+MEMORY_PERIODIC_HOLD = {
+    "periodic_hold": "MemoryUsage =!= undefined && MemoryUsage > RequestMemory",
+    "periodic_hold_reason": '"memory usage exceeded request_memory"',
+    "periodic_hold_subcode": str(MEMORY_EXCEEDED),
+}
+
+
+def is_memory_hold(st: ProcState) -> bool:
+    """HoldReasonCode 34, or a job-policy hold (3) with subcode 34."""
+    return st.hold_code == MEMORY_EXCEEDED or (st.hold_code == JOB_POLICY and st.hold_subcode == MEMORY_EXCEEDED)
 
 
 class Decision(StrEnum):
@@ -69,7 +83,7 @@ class HoldPolicy:
         """The action for one proc (``WAIT`` when it is not held)."""
         if st.state != State.HELD:
             return Decision.WAIT
-        if st.hold_code == MEMORY_EXCEEDED:
+        if is_memory_hold(st):
             return Decision.RESUBMIT_MEMORY if self.on_memory == "resubmit" else Decision.FAIL
         if self.action == "fail":
             return Decision.FAIL

@@ -1,0 +1,115 @@
+"""Fixtures for the HTCondor tests.
+
+Tests marked ``condor`` need the personal pool (``docker/condor/start-pool.sh``). When
+``CONDOR_CONFIG`` is unset, the project's default pool client config is used if it exists
+(it must be set before ``htcondor2`` is imported, hence at conftest import). The ``pool``
+fixture skips with the reason when no collector and schedd answer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEFAULT_POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
+if not os.environ.get("CONDOR_CONFIG") and (DEFAULT_POOL_DIR / "client" / "condor_config").is_file():
+    os.environ["CONDOR_CONFIG"] = str(DEFAULT_POOL_DIR / "client" / "condor_config")
+
+_POOL_STATE: dict[str, Any] = {}
+
+
+def _probe(timeout: float = 20.0) -> str | None:
+    """None if a schedd answers, else the reason."""
+    if not os.environ.get("CONDOR_CONFIG"):
+        return "CONDOR_CONFIG is unset and no pool at " + str(DEFAULT_POOL_DIR)
+    result: dict[str, Any] = {}
+
+    def ping() -> None:
+        try:
+            from include.condor.hook import HTCondorHook
+
+            hook = HTCondorHook(None, backoff=())
+            result["name"] = hook.ping()
+            hook.get_schedd().query("False", ["ClusterId"])
+        except Exception as exc:
+            result["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=ping, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return f"the collector/schedd did not answer within {timeout:.0f} s"
+    if "error" in result:
+        return f"no schedd reachable with CONDOR_CONFIG={os.environ['CONDOR_CONFIG']}: {result['error']}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pool() -> str:
+    """The schedd name of a reachable pool; skips the test otherwise."""
+    if "reason" not in _POOL_STATE:
+        _POOL_STATE["reason"] = _probe()
+    if _POOL_STATE["reason"]:
+        pytest.skip(f"HTCondor pool not reachable: {_POOL_STATE['reason']} (start docker/condor/start-pool.sh)")
+    from include.condor.hook import HTCondorHook
+
+    return HTCondorHook(None).schedd_name
+
+
+@pytest.fixture
+def workdir() -> Any:
+    """A job working directory the pool can see (/tmp is shared with the pool's jobs)."""
+    path = Path("/tmp") / f"hep-condor-test-{uuid.uuid4().hex[:10]}"
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def hook(pool: str) -> Any:
+    from include.condor.hook import HTCondorHook
+
+    return HTCondorHook(None, backoff=(1.0, 2.0))
+
+
+def pool_dir() -> Path:
+    config = os.environ.get("CONDOR_CONFIG", "")
+    return Path(config).parent.parent if config else DEFAULT_POOL_DIR
+
+
+@pytest.fixture(scope="session")
+def busybox_sif(pool: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny SIF built by the tests from a busybox sandbox with the pool's apptainer wrapper."""
+    apptainer = pool_dir() / "bin" / "apptainer"
+    busybox = shutil.which("busybox") or str(pool_dir() / "root" / "usr" / "bin" / "busybox")
+    if not apptainer.exists() or not Path(busybox).exists():
+        pytest.skip(f"no apptainer wrapper ({apptainer}) or busybox ({busybox}) to build a SIF")
+    base = Path("/tmp") / f"hep-condor-sif-{uuid.uuid4().hex[:8]}"
+    sandbox = base / "sandbox"
+    for sub in ("bin", "tmp", "etc", "proc", "sys", "dev"):
+        (sandbox / sub).mkdir(parents=True)
+    shutil.copy2(busybox, sandbox / "bin" / "busybox")
+    for applet in ("sh", "cat", "echo", "id", "env", "sleep", "true", "false", "tr", "wc"):
+        (sandbox / "bin" / applet).symlink_to("busybox")
+    sif = base / "busybox.sif"
+    proc = subprocess.run(
+        [str(apptainer), "-s", "build", str(sif), str(sandbox)], capture_output=True, text=True, timeout=300
+    )
+    if proc.returncode != 0 or not sif.exists():
+        pytest.fail(f"apptainer build failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    shutil.rmtree(sandbox, ignore_errors=True)
+    return sif
+
+
+@pytest.fixture
+def python_exe() -> str:
+    """The interpreter jobs run (it imports the editable ``include``)."""
+    return sys.executable

@@ -158,13 +158,19 @@ def _run_dag(dag: object) -> object:
     return dag.test()  # type: ignore[attr-defined]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def timings() -> dict[str, float]:
+    """Measured durations, printed in the terminal summary."""
+    return TIMINGS
+
+
+@pytest.fixture(scope="session")
 def processes_containing() -> Callable[[str], list[tuple[int, str]]]:
     """``f(token)``: (pid, cmdline) of live processes whose command line contains ``token``."""
     return _processes_containing
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_dag(airflow_db: Path) -> Callable[[object], object]:
     """``f(dag)``: run a DAG built in the test through ``dag.test()``; returns the DagRun."""
     return _run_dag

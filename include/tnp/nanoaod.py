@@ -231,14 +231,11 @@ def find_probes(
             ti, _pi, zc = _ordered_pairs(photons, photons, same=True)
             tag_el_idx = zc.tag.electronIdx
             has_el = tag_el_idx >= 0
-            safe_idx = ak.where(has_el, tag_el_idx, 0)
-            tag_electron = electrons[safe_idx] if ak.sum(ak.num(electrons)) else None
-            ok = (zc.tag.cutBased >= 3) & has_el & (zc.tag.pixelSeed != 0)
-            if tag_electron is not None:
-                # the tag's matched electron must pass the tag trigger match
-                ok = ok & _match_nested(tag_electron, trigobjs, has_el)
-            else:
-                ok = ok & False
+            # the tag's matched electron must pass the tag trigger match
+            el_matched = trigger_match(electrons, trigobjs, 11, TAG_TRIGOBJ_PT, TAG_TRIGOBJ_BIT)
+            el_matched = ak.fill_none(ak.pad_none(el_matched, 1), False)
+            tag_el_matched = el_matched[ak.where(has_el, tag_el_idx, 0)] & has_el
+            ok = (zc.tag.cutBased >= 3) & has_el & (zc.tag.pixelSeed != 0) & tag_el_matched
         else:
             ti, _pi, zc = _ordered_pairs(electrons, photons, same=False)
             not_same = (zc.probe.electronIdx != ti) & (
@@ -284,10 +281,6 @@ def find_probes(
         columns.update(_weights(events, sum_gen, pileup_weight))
     columns = {k: v for k, v in columns.items() if "to_use" not in k}
     return ChunkProbes(ak.zip(columns, depth_limit=1), n_events, sum_gen)
-
-
-def _match_nested(tag_electron: ak.Array, trigobjs: ak.Array, valid: ak.Array) -> ak.Array:
-    return trigger_match(tag_electron, trigobjs, 11, TAG_TRIGOBJ_PT, TAG_TRIGOBJ_BIT) & valid
 
 
 def _gen_matched(zc: ak.Array, events: ak.Array, opts: TnPOptions) -> ak.Array:

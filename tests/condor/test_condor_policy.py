@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from include.condor import triggers
-from include.condor.policy import Decision, HoldPolicy
+from include.condor.policy import Decision, HoldPolicy, is_memory_hold
 from include.condor.states import ProcState, State
 from include.core.errors import ParamError
 
@@ -40,6 +40,10 @@ def test_memory_holds_are_never_released() -> None:
     assert policy.next_memory(1000) == 1500
     assert policy.next_memory(2500) == 3000
     assert policy.next_memory(3000) is None
+    # the job-policy hold that MEMORY_PERIODIC_HOLD produces counts as a memory hold
+    job_policy_memory = ProcState(1, 0, State.HELD, hold_code=3, hold_subcode=34, held_since=1000.0)
+    assert is_memory_hold(job_policy_memory) and policy.decide(job_policy_memory, 1001) == Decision.RESUBMIT_MEMORY
+    assert not is_memory_hold(ProcState(1, 0, State.HELD, hold_code=3, hold_subcode=0))
 
 
 def test_policy_validation_and_coercion() -> None:

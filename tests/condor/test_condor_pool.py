@@ -1,0 +1,110 @@
+"""Hook, trigger, kill and the ``condor`` backend on the personal pool."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from include.condor.hook import CondorError, HTCondorHook
+from include.condor.states import State
+from include.condor.submit import JobSpec, build_submit
+from include.condor.triggers import HTCondorJobTrigger
+from include.core.backends import TaskCall, run_call
+from include.core.errors import StepError
+
+pytestmark = pytest.mark.condor
+
+
+def sleeper(hook: HTCondorHook, workdir: Path, seconds: int = 300, count: int = 2):
+    desc = build_submit(
+        JobSpec(executable="/bin/sleep", arguments=[str(seconds)], shared_fs=True, request_memory_mb=32),
+        workdir=workdir,
+        batch=f"test-sleeper-{workdir.name}",
+    )
+    (workdir / "out").mkdir(exist_ok=True)
+    return hook.submit(desc, count=count)
+
+
+def wait_state(hook: HTCondorHook, job_ids: list[str], state: State, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = hook.job_states(job_ids)
+        if len(states) == len(job_ids) and all(st.state == state for st in states.values()):
+            return states
+        time.sleep(0.5)
+    raise AssertionError(f"{job_ids} not all {state}: {hook.job_states(job_ids)}")
+
+
+def test_batched_query_history_fallback_and_batch_lookup(hook: HTCondorHook, workdir: Path) -> None:
+    sub = sleeper(hook, workdir, seconds=1, count=3)
+    assert sub.job_ids == [f"{sub.cluster}.{p}" for p in range(3)]
+    found = hook.find_batch([f"test-sleeper-{workdir.name}"])
+    assert found == {sub.cluster: sub.job_ids}
+    states = wait_state(hook, sub.job_ids, State.TERMINATED)  # from history once they left the queue
+    assert all(st.succeeded for st in states.values())
+    before = hook.queries
+    hook.job_states(sub.job_ids)
+    assert hook.queries - before == 2  # one queue query + one history query for all 3 procs
+    log_states = hook.read_event_log(workdir / "events.log")
+    assert {j: s.state for j, s in log_states.items()} == {j: State.TERMINATED for j in sub.job_ids}
+
+
+def test_schedd_lookup_retries_with_backoff_then_fails() -> None:
+    slept: list[float] = []
+    hook = HTCondorHook(None, collector="127.0.0.1:1", schedd="nobody@nowhere", backoff=(2, 6, 18), sleep=slept.append)
+    with pytest.raises(CondorError, match="after 4 attempts"):
+        hook.get_schedd()
+    assert slept == [2, 6, 18]
+
+
+def test_hook_works_without_an_airflow_connection(pool: str) -> None:
+    hook = HTCondorHook()  # htcondor_default is not defined: plain defaults
+    assert hook.schedd_name == pool
+
+
+def test_trigger_on_kill_removes_the_jobs_and_cleanup_does_not(hook: HTCondorHook, workdir: Path) -> None:
+    sub = sleeper(hook, workdir)
+    wait_state(hook, sub.job_ids, State.EXECUTING)
+    trigger = HTCondorJobTrigger(job_ids=sub.job_ids, event_log=str(workdir / "events.log"), poll_interval=0.2)
+
+    async def poll_then_stop() -> None:
+        task = asyncio.create_task(anext(trigger.run()))
+        await asyncio.sleep(1.0)
+        assert not task.done()  # still polling running jobs
+        task.cancel()
+        await trigger.cleanup()
+
+    asyncio.run(poll_then_stop())
+    assert all(st.state == State.EXECUTING for st in hook.job_states(sub.job_ids).values())
+    asyncio.run(trigger.on_kill())
+    wait_state(hook, sub.job_ids, State.ABORTED)
+
+
+def test_operator_on_kill_removes_the_jobs(hook: HTCondorHook, workdir: Path) -> None:
+    from include.condor.operators import HTCondorJobOperator
+
+    sub = sleeper(hook, workdir, count=1)
+    op = HTCondorJobOperator(task_id="kill_me", executable="/bin/sleep")
+    op._job = {"jobs": {sub.job_ids[0]: 0}, "schedd": sub.schedd, "collector": "", "schedd_hint": ""}
+    op.on_kill()
+    wait_state(hook, sub.job_ids, State.ABORTED)
+
+
+def test_include_function_runs_as_a_job(pool: str, workdir: Path) -> None:
+    call = TaskCall("include.core.paths:safe_name", {"value": "unit_007", "param": "unit"})
+    assert run_call(call, backend="condor", workdir=workdir / "one") == "unit_007"
+    bad = TaskCall("include.core.paths:safe_name", {"value": "no; rm -rf /", "param": "unit"})
+    with pytest.raises(StepError, match="ParamError") as info:
+        run_call(bad, backend="condor", workdir=workdir / "bad")
+    assert "stderr tail" in str(info.value) and "Traceback" in str(info.value)
+
+
+def test_many_calls_as_one_cluster_with_file_transfer(pool: str, workdir: Path) -> None:
+    from include.condor.jobcall import run_calls
+
+    calls = [TaskCall("include.core.paths:safe_name", {"value": f"u{i}", "param": "unit"}) for i in range(5)]
+    assert run_calls(calls, workdir=workdir, shared_fs=False) == [f"u{i}" for i in range(5)]
+    assert len(list(workdir.glob("result.*.json"))) == 5

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import platform
 import random
 import shutil
 import sys
@@ -130,3 +132,22 @@ def run_call(
     else:
         detail = f"{call.function} produced no result"
     raise StepError(f"{detail} in container {image}; job dir kept: {job_dir}\n{result.report()}")
+
+
+def probe(write_to: str | None = None) -> dict[str, Any]:
+    """Where a call runs: interpreter, container, settings; optionally write ``write_to``.
+
+    A task function for checking a site's apptainer set-up:
+    ``run_call(TaskCall("include.apptainer.jobcall:probe"), backend="apptainer", image=...)``.
+    """
+    settings = load_settings()
+    if write_to:
+        Path(write_to).write_text(f"written by probe in {os.environ.get('APPTAINER_CONTAINER', 'no container')}\n")
+    return {
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "container": os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),
+        "data_root": str(settings.data_root),
+        "output_root": str(settings.output_root),
+        "written": write_to,
+    }

@@ -1,0 +1,8 @@
+"""ECAL SuperCluster training windows: dumper ROOT trees -> windows -> finalized parquet dataset.
+
+See ``specs/ecal-windows.md``. Plain functions over paths and parameters; no Airflow import.
+"""
+
+PRODUCTION = "ecal_windows_dataset"
+DEMO_NAME = "ecal_windows"
+TREE_PATH = "recosimdumper/caloTree"

@@ -50,6 +50,12 @@ class LoggedVariable:
         """Each row as a float vector (lengths may differ)."""
         return [np.array(r, dtype=float) for r in self.rows]
 
+    def flat(self) -> tuple[np.ndarray, np.ndarray]:
+        """All values of all rows as one float vector, and the length of each row."""
+        lengths = np.fromiter((len(r) for r in self.rows), dtype=np.int64, count=len(self.rows))
+        values = np.array([v for r in self.rows for v in r], dtype=float)
+        return values, lengths
+
     def matrix(self, width: int) -> np.ndarray:
         """Rows as a (T, width) float matrix; shorter rows are zero-padded, longer ones cut."""
         out = np.zeros((len(self.rows), width))
@@ -79,7 +85,7 @@ def _parse_times(stamps: Sequence[str], utc: bool, path: Path) -> np.ndarray:
                 [pd.Timestamp(s[:19]).tz_localize(TIMEZONE, ambiguous=True) for s in stamps]
             ).tz_convert("UTC")
         parsed = parsed.tz_localize(None)
-    return (parsed.asi8 // 10**9).astype(float)
+    return parsed.as_unit("s").asi8.astype(float)
 
 
 def read_logging_csv(path: str | Path) -> dict[str, LoggedVariable]:

@@ -1,0 +1,37 @@
+"""Which fills a run processes: the beam-mode table, the selection rules and new-fill detection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from include.core.paths import resolve_inside
+from include.lumi.config import load_config
+from include.lumi.fills import select_fills
+from include.lumi.inputs import load_fill_table
+from include.settings import load_settings
+
+
+def selected_fills(config: dict[str, Any], data_root: str | None = None, after: int | None = None) -> list[int]:
+    """Fills passing §2.1 (sorted), optionally only those after fill ``after``."""
+    settings = load_settings()
+    root = resolve_inside(data_root or settings.data_root, [settings.data_root], "data_root")
+    overrides = {k: v for k, v in config.items() if k != "year"}
+    cfg = load_config(int(config.get("year", 2017)), overrides)
+    table, _ = load_fill_table(Path(root) / "lumi" / cfg.data_folder, cfg.year)
+    fills = [int(f) for f in select_fills(table, cfg)["fill"]]
+    return [f for f in fills if after is None or f > after]
+
+
+def batches(items: list[int], max_len: int) -> list[list[int]]:
+    """Split ``items`` into at most ``max_len`` batches of near-equal size (keeps order)."""
+    if not items:
+        return []
+    n = min(len(items), max_len)
+    size, extra = divmod(len(items), n)
+    out, start = [], 0
+    for i in range(n):
+        stop = start + size + (1 if i < extra else 0)
+        out.append(items[start:stop])
+        start = stop
+    return out

@@ -1,0 +1,387 @@
+"""The ensemble campaign as steps over files: what the DAG tasks and the CLI call.
+
+Campaign unit ``<output root>/mu2e_ensemble/<TAG>/`` (steps of :data:`CAMPAIGN`):
+``normalize`` → ``campaign`` (stage 1: ``<TAG>.json``, ``<TAG>.txt``) → ``jobs`` (``jobs.json``,
+ledger reservations) → ``validate`` (``validation.json``) → ``summary`` (``summary.csv``,
+``summary.png``, ``summary.json``). Job units ``<TAG>/job_<j>/`` (step ``mix`` of :data:`JOB`):
+the ensemble file and ``counts.json``. Freshness and force come from :mod:`include.core.steps`;
+a finished unit is not run again.
+
+Every public function takes the validated configuration (:func:`validate_params`) as a plain dict,
+so it runs the same in a worker, an HTCondor job or a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from include.core import atomic
+from include.core.errors import ParamError, ProductionError
+from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
+from include.core.steps import Step, StepGraph, UnitContext
+from include.mu2e import ledger
+from include.mu2e.campaign import CampaignSpec, build_campaign, legacy_text, oct2024_text
+from include.mu2e.mixing import FORMATS, build_plan, chi_square, mix_job, read_ensemble
+from include.mu2e.naming import check_tag, parse_livetime
+from include.mu2e.normalizations import ALL_PROCESSES, COSMIC, Normalization, NormParams
+from include.mu2e.ntuple import dataset_files
+from include.settings import load_settings
+
+PRODUCTION = "mu2e_ensemble"
+DEFAULT_MIN_P = 1e-3
+
+
+class EnsembleValidationError(ProductionError):
+    """The ensemble's counts, uniqueness or completeness check failed."""
+
+
+# -- parameters ----------------------------------------------------------------------------------
+
+
+def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
+    """Check the trigger form's values and return the normalised configuration (JSON-able)."""
+    settings = load_settings()
+    tag = check_tag(conf.get("tag", "MDS3c"))
+    livetime_s = parse_livetime(conf.get("livetime", "1 h"))
+    data_dir = str(conf.get("data_dir", "mu2e"))
+    reject_shell_metacharacters(data_dir, "data_dir")
+    data_path = resolve_inside(data_dir, [settings.data_root], "data_dir", must_exist=True)
+    fmt = conf.get("output_format", "parquet")
+    if fmt not in FORMATS:
+        raise ParamError("output_format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    url = conf.get("ledger_url") or ledger.default_url(settings.output_root)
+    reject_shell_metacharacters(url.replace("?", ""), "ledger_url")
+    if not url.startswith(("sqlite:///", "postgresql")):
+        raise ParamError("ledger_url", f"{url!r}: use sqlite:///<path> or postgresql+psycopg2://...")
+    norm = NormParams(
+        bb=conf.get("BB", "1BB"),
+        livetime_s=livetime_s,
+        livetime_mode=conf.get("livetime_mode", "onspill"),
+        pot_method=conf.get("pot_method", "spill"),
+        rue=float(conf.get("rue", 1e-13)),
+        dem_emin=float(conf.get("dem_emin", 95.0)),
+        tmin=float(conf.get("tmin", 350.0)),
+        conditions=safe_name(conf.get("conditions", "spec-example"), "conditions"),
+    )
+    spec = CampaignSpec(
+        tag=tag,
+        processes=tuple(conf.get("processes") or CampaignSpec.processes),
+        njobs=int(conf.get("njobs", 4)),
+        seed=int(conf.get("seed", 1)),
+        cosmics=conf.get("cosmics", "MDC2025ac"),
+        release=conf.get("release", "MDC2025"),
+        version=conf.get("version", "af"),
+        run=int(conf.get("run", 1430)),
+        norm=norm,
+    )
+    min_p = float(conf.get("min_p", DEFAULT_MIN_P))
+    if not (0 <= min_p < 0.5):
+        raise ParamError("min_p", f"{min_p} must be within [0, 0.5)")
+    return {
+        "spec": spec.to_dict(),
+        "data_dir": str(data_path),
+        "output_dir": str(settings.output_root / PRODUCTION / tag),
+        "output_format": fmt,
+        "ledger_url": url,
+        "min_p": min_p,
+    }
+
+
+def _spec(conf: dict[str, Any]) -> CampaignSpec:
+    return CampaignSpec.from_dict(conf["spec"])
+
+
+def _tag(ctx: UnitContext) -> str:
+    return ctx.params["spec"]["tag"]
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+# -- campaign steps ------------------------------------------------------------------------------
+
+
+def _normalize(ctx: UnitContext) -> dict[str, Any]:
+    spec = _spec(ctx.params)
+    report = Normalization(spec.norm).report(processes=list(spec.processes), seed=spec.seed)
+    atomic.write_json(ctx.path("normalization.json"), report)
+    return {"means": report["means"], "n_pot": report["beam"]["n_pot"]}
+
+
+def _campaign(ctx: UnitContext) -> dict[str, Any]:
+    record = build_campaign(_spec(ctx.params), ctx.params["data_dir"])
+    tag = _tag(ctx)
+    atomic.write_json(ctx.path(f"{tag}.json"), record)
+    atomic.write_text(ctx.path(f"{tag}.txt"), legacy_text(record))
+    if record["beam"]["livetime_mode"] == "wallclock":
+        atomic.write_text(ctx.path(f"{tag}.oct2024.txt"), oct2024_text(record))
+    return {p: {"mu": v["mu"], "needed": v["needed"]} for p, v in record["processes"].items()}
+
+
+def _campaign_outputs(ctx: UnitContext) -> list[Path]:
+    tag = _tag(ctx)
+    out = [ctx.path(f"{tag}.json"), ctx.path(f"{tag}.txt")]
+    if ctx.params["spec"]["norm"]["livetime_mode"] == "wallclock":
+        out.append(ctx.path(f"{tag}.oct2024.txt"))
+    return out
+
+
+def _campaign_inputs(ctx: UnitContext) -> list[Path]:
+    from include.mu2e.campaign import dataset_for
+
+    spec = _spec(ctx.params)
+    files: list[Path] = []
+    for process in spec.processes:
+        folder = Path(ctx.params["data_dir"]) / dataset_for(spec, process)
+        if folder.is_dir():
+            files += dataset_files(folder)[: spec.njobs]
+    return files
+
+
+def _jobs(ctx: UnitContext) -> dict[str, Any]:
+    record = _load(ctx.path(f"{_tag(ctx)}.json"))
+    plan = build_plan(record, fmt=ctx.params["output_format"], ledger_url=ctx.params["ledger_url"])
+    atomic.write_json(ctx.path("jobs.json"), plan)
+    return {"ensemble": plan["ensemble"], "njobs": plan["njobs"]}
+
+
+def _job_count_files(ctx: UnitContext) -> list[Path]:
+    njobs = ctx.params["spec"]["njobs"]
+    return [ctx.workdir / f"job_{j:04d}" / "counts.json" for j in range(njobs)]
+
+
+def _validate(ctx: UnitContext) -> dict[str, Any]:
+    result = check_ensemble(ctx.workdir, ctx.params["ledger_url"], ctx.params["min_p"])
+    atomic.write_json(ctx.path("validation.json"), result)
+    if not result["ok"]:
+        raise EnsembleValidationError("; ".join(result["problems"]))
+    return {"ok": True, "p_value": result["chi_square"]["p_value"]}
+
+
+def _summary(ctx: UnitContext) -> dict[str, Any]:
+    return write_summary(ctx.workdir, _tag(ctx))
+
+
+CAMPAIGN = StepGraph(
+    PRODUCTION,
+    [
+        Step("normalize", _normalize, lambda c: [c.path("normalization.json")], params=lambda c: c.params["spec"]),
+        Step(
+            "campaign",
+            _campaign,
+            _campaign_outputs,
+            requires=("normalize",),
+            inputs=_campaign_inputs,
+            params=lambda c: {"spec": c.params["spec"], "data_dir": c.params["data_dir"]},
+        ),
+        Step(
+            "jobs",
+            _jobs,
+            lambda c: [c.path("jobs.json")],
+            requires=("campaign",),
+            params=lambda c: {k: c.params[k] for k in ("output_format", "ledger_url")},
+        ),
+        Step(
+            "validate",
+            _validate,
+            lambda c: [c.path("validation.json")],
+            requires=("jobs",),
+            inputs=_job_count_files,
+            params=lambda c: {"min_p": c.params["min_p"]},
+        ),
+        Step(
+            "summary",
+            _summary,
+            lambda c: [c.path(n) for n in ("summary.csv", "summary.png", "summary.json")],
+            requires=("validate",),
+            params=lambda c: {},
+        ),
+    ],
+)
+
+
+def _mix(ctx: UnitContext) -> dict[str, Any]:
+    campaign_dir = ctx.workdir.parent
+    plan = _load(campaign_dir / "jobs.json")
+    record = _load(campaign_dir / f"{_tag(ctx)}.json")
+    result = mix_job(plan, record, ctx.params["index"], ctx.params["data_dir"], ctx.workdir, ctx.params["ledger_url"])
+    return {"events": result["events"], "ended_early": result["ended_early"]}
+
+
+def _mix_outputs(ctx: UnitContext) -> list[Path]:
+    plan_path = ctx.workdir.parent / "jobs.json"
+    if not plan_path.exists():
+        return [ctx.path("counts.json")]
+    return [ctx.path("counts.json"), ctx.path(_load(plan_path)["jobs"][ctx.params["index"]]["output"])]
+
+
+JOB = StepGraph(
+    PRODUCTION,
+    [
+        Step(
+            "mix",
+            _mix,
+            _mix_outputs,
+            inputs=lambda c: [c.workdir.parent / "jobs.json", c.workdir.parent / f"{_tag(c)}.json"],
+            params=lambda c: {"index": c.params["index"], "ledger_url": c.params["ledger_url"]},
+        )
+    ],
+)
+
+
+def _campaign_ctx(conf: dict[str, Any], backend: str = "local") -> UnitContext:
+    return UnitContext(PRODUCTION, conf["spec"]["tag"], Path(conf["output_dir"]), conf, backend)
+
+
+def run_campaign_step(conf: dict[str, Any], step: str, force: str = "none") -> dict[str, Any]:
+    """Run one campaign step (and nothing else) if stale or forced; return the unit report."""
+    return CAMPAIGN.run_unit(_campaign_ctx(conf), force, only=[step]).to_dict()
+
+
+def job_units(conf: dict[str, Any]) -> list[dict[str, Any]]:
+    """The mapped units of the run: one per job (index and unit key)."""
+    plan = _load(Path(conf["output_dir"]) / "jobs.json")
+    return [{"index": j["index"], "unit": j["unit"]} for j in plan["jobs"]]
+
+
+def run_job(conf: dict[str, Any], index: int, force: str = "none", backend: str = "local") -> dict[str, Any]:
+    """Run job ``index`` of the campaign (the mapped unit)."""
+    if not (0 <= index < conf["spec"]["njobs"]):
+        raise ParamError("index", f"{index} is not a job of this campaign (0..{conf['spec']['njobs'] - 1})")
+    workdir = Path(conf["output_dir"]) / f"job_{index:04d}"
+    ctx = UnitContext(PRODUCTION, f"{conf['spec']['tag']}.job_{index:04d}", workdir, {**conf, "index": index}, backend)
+    force = "all" if force in ("all", "mix") else "none"
+    report = JOB.run_unit(ctx, force).to_dict()
+    report["counts"] = _load(workdir / "counts.json")["counts"]
+    return report
+
+
+def run_all(conf: dict[str, Any], force: str = "none") -> dict[str, Any]:
+    """Every step of the campaign in order, jobs one after the other (terminal use and tests)."""
+    for step in ("normalize", "campaign", "jobs"):
+        run_campaign_step(conf, step, force)
+    jobs = [run_job(conf, u["index"], force) for u in job_units(conf)]
+    run_campaign_step(conf, "validate", force)
+    run_campaign_step(conf, "summary", force)
+    return {"jobs": jobs, "summary": _load(Path(conf["output_dir"]) / "summary.json")}
+
+
+# -- validation and summary ----------------------------------------------------------------------
+
+
+def check_ensemble(campaign_dir: str | Path, ledger_url: str, min_p: float = DEFAULT_MIN_P) -> dict[str, Any]:
+    """Counts per process against Poisson expectation, uniqueness of (file, entry), completeness."""
+    campaign_dir = Path(campaign_dir)
+    plan = _load(campaign_dir / "jobs.json")
+    problems: list[str] = []
+    observed: dict[str, int] = {}
+    expected: dict[str, float] = {}
+    seen: set[tuple[str, int]] = set()
+    duplicates = 0
+    early = []
+    for job in plan["jobs"]:
+        counts = _load(campaign_dir / job["unit"] / "counts.json")
+        if counts["ended_early"]:
+            early.append({"job": job["index"], "shortfalls": counts["shortfalls"]})
+        for p, n in counts["counts"].items():
+            observed[p] = observed.get(p, 0) + n
+            expected[p] = expected.get(p, 0.0) + counts["expected"][p]
+        table, names = read_ensemble(campaign_dir / job["unit"] / job["output"])
+        pairs = set(zip(table["source_file_id"].tolist(), table["source_entry"].tolist(), strict=True))
+        for fid, entry in pairs:
+            key = (names["source_files"][fid], entry)
+            duplicates += key in seen
+            seen.add(key)
+        duplicates += len(table["source_entry"]) - len(pairs)
+        by_process = {p: int((table["process_id"] == i).sum()) for i, p in enumerate(names["processes"])}
+        if any(by_process.get(p, 0) != n for p, n in counts["counts"].items()):
+            problems.append(f"job {job['index']}: file content differs from counts.json")
+    overlapping = ledger.overlaps(ledger.claims(ledger_url, plan["ensemble"]))
+    poisson = {p: mu for p, mu in expected.items() if p != COSMIC}
+    stats = chi_square({p: observed[p] for p in poisson}, poisson)
+    if duplicates:
+        problems.append(f"{duplicates} (file, entry) pairs used more than once")
+    if overlapping:
+        problems.append(f"{len(overlapping)} overlapping ledger ranges")
+    if early:
+        problems.append(f"jobs ran out of input: {early}")
+    if COSMIC in observed and observed[COSMIC] != round(expected[COSMIC]):
+        problems.append(f"cosmics: {observed[COSMIC]} events, expected exactly {round(expected[COSMIC])}")
+    if stats["p_value"] < min_p:
+        problems.append(f"counts per process are not Poisson-consistent: chi2 p = {stats['p_value']:.2e} < {min_p}")
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "observed": observed,
+        "expected": expected,
+        "chi_square": stats,
+        "unique_events": len(seen),
+        "duplicates": duplicates,
+        "ended_early": early,
+        "ensemble": plan["ensemble"],
+    }
+
+
+def write_summary(campaign_dir: str | Path, tag: str) -> dict[str, Any]:
+    """``summary.csv`` (Dataset, Counts, fraction_sampled, fraction_expected, weight), plot and JSON."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    campaign_dir = Path(campaign_dir)
+    validation = _load(campaign_dir / "validation.json")
+    record = _load(campaign_dir / f"{tag}.json")
+    observed, expected = validation["observed"], validation["expected"]
+    total_obs, total_exp = sum(observed.values()), sum(expected.values())
+    rows = []
+    for p in ALL_PROCESSES:
+        if p not in observed:
+            continue
+        rows.append(
+            {
+                "Dataset": record["processes"][p]["dataset"],
+                "process": p,
+                "Counts": observed[p],
+                "expected": expected[p],
+                "fraction_sampled": observed[p] / total_obs if total_obs else 0.0,
+                "fraction_expected": expected[p] / total_exp if total_exp else 0.0,
+                "weight": record["weights"][p],
+            }
+        )
+    header = list(rows[0]) if rows else ["Dataset", "Counts", "fraction_sampled", "fraction_expected", "weight"]
+    lines = [",".join(header)] + [",".join(_csv(r[h]) for h in header) for r in rows]
+    atomic.write_text(campaign_dir / "summary.csv", "\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = range(len(rows))
+    ax.bar([i - 0.2 for i in x], [r["expected"] for r in rows], 0.4, label="expected (μ)")
+    ax.bar([i + 0.2 for i in x], [r["Counts"] for r in rows], 0.4, label="sampled")
+    ax.set_yscale("log")
+    ax.set_xticks(list(x), [r["process"] for r in rows], rotation=30, ha="right")
+    ax.set_ylabel("events")
+    ax.set_title(f"ensemble {tag}: χ² p = {validation['chi_square']['p_value']:.3f}")
+    ax.legend()
+    fig.tight_layout()
+    with atomic.atomic_path(campaign_dir / "summary.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    summary = {
+        "tag": tag,
+        "beam": record["beam"],
+        "rows": rows,
+        "chi_square": validation["chi_square"],
+        "events": total_obs,
+        "unique_events": validation["unique_events"],
+    }
+    atomic.write_json(campaign_dir / "summary.json", summary)
+    return {"events": total_obs, "p_value": validation["chi_square"]["p_value"]}
+
+
+def _csv(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else "nan"
+    return str(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
 
 from include.apptainer.operators import ApptainerOperator
 
@@ -83,6 +83,13 @@ def run(
             timeout=TIMEOUT_S,
             kill_grace=KILL_GRACE_S,
         )
+        ApptainerOperator(
+            task_id="task_timeout",
+            image=image,
+            command=["sh", "-c", f"echo started; sleep {result.token}1"],
+            execution_timeout=dt.timedelta(seconds=TIMEOUT_S),
+            kill_grace=KILL_GRACE_S,
+        )
         ApptainerOperator(task_id="skipped", image=image, command=["sh", "-c", "exit 99"], skip_on_exit_code=99)
         ApptainerOperator(task_id="bad_bind", image=image, command=["true"], binds=["relative/dir:/data"])
         ApptainerOperator(
@@ -94,7 +101,7 @@ def run(
 
     started = time.monotonic()
     dagrun = run_dag(dag)
-    timings["dag.test() with 6 ApptainerOperator tasks"] = time.monotonic() - started
+    timings["dag.test() with 7 ApptainerOperator tasks"] = time.monotonic() - started
     for ti in dagrun.get_task_instances():  # type: ignore[attr-defined]
         result.states[ti.task_id] = str(ti.state)
         if ti.start_date and ti.end_date:
@@ -136,6 +143,15 @@ def test_timeout_kills_the_process_group(run: Run, processes_containing: Callabl
     assert "timeout of 2.0 s reached" in message and "started" in message
     assert run.durations["times_out"] < TIMEOUT_S + KILL_GRACE_S + 3
     assert processes_containing(run.token) == []
+
+
+def test_airflow_execution_timeout_kills_the_process_group(
+    run: Run, processes_containing: Callable[[str], list]
+) -> None:
+    assert run.states["task_timeout"] == "failed"
+    assert isinstance(run.errors["task_timeout"], AirflowTaskTimeout)
+    assert run.durations["task_timeout"] < TIMEOUT_S + KILL_GRACE_S + 3
+    assert processes_containing(f"{run.token}1") == []
 
 
 def test_skip_on_exit_code(run: Run) -> None:

@@ -25,6 +25,7 @@ from include.settings import load_settings
 # production -> "module:function". Add a line here when a production gets its generator.
 GENERATORS: dict[str, str] = {
     "lumi": "include.lumi.demo:generate",
+    "ecal_windows": "include.ecal_windows.generator:generate",
     "egamma_tnp": "include.tnp.demo:generate",
     "mu2e": "include.mu2e.demo:generate",
 }

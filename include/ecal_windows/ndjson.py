@@ -1,0 +1,110 @@
+"""Window records as ndjson: one window per line, gzip with a zero mtime (byte-reproducible).
+
+Non-finite reals are written as the bare tokens ``NaN`` / ``Infinity`` / ``-Infinity`` (spec §7).
+Reading accepts ``.ndjson``, ``.ndjson.gz`` and legacy ``.ndjson.tar.gz`` archives (member
+``output.ndjson``, read with a tar reader).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from include.core import atomic
+from include.core.errors import InputFileError
+from include.ecal_windows.windows import META_COLUMNS
+
+TAR_MEMBER = "output.ndjson"
+_QUOTED_TOKEN = re.compile(r'"(NaN|Infinity|-Infinity)"')
+_BARE_TOKEN = re.compile(r"([:,\[]\s*)(NaN|-?Infinity)(?=\s*[,\]\}])")
+
+
+def to_lines(records: ak.Array) -> str:
+    """The ndjson text of ``records`` (trailing newline; empty string for no records)."""
+    if len(records) == 0:
+        return ""
+    text = ak.to_json(
+        records, line_delimited=True, nan_string="NaN", posinf_string="Infinity", neginf_string="-Infinity"
+    )
+    # window_index (9 lowercase letters) is the only string field, so these tokens are never data
+    text = _QUOTED_TOKEN.sub(r"\1", text)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def write_ndjson(path: str | Path, chunks: Iterable[str], compress: bool = True) -> Path:
+    """Write the text chunks as ndjson (gzip, mtime 0, no file name in the header) atomically."""
+    path = Path(path)
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        if compress:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as out:
+                for chunk in chunks:
+                    out.write(chunk.encode())
+        else:
+            for chunk in chunks:
+                raw.write(chunk.encode())
+    return path
+
+
+def read_text(path: str | Path) -> str:
+    """The ndjson text of a ``.ndjson``, ``.ndjson.gz`` or ``.ndjson.tar.gz`` file."""
+    path = Path(path)
+    try:
+        if path.name.endswith(".tar.gz"):
+            with tarfile.open(path, "r:gz") as tar:
+                member = tar.extractfile(TAR_MEMBER)
+                if member is None:
+                    raise InputFileError(path, f"archive has no member {TAR_MEMBER!r}")
+                return member.read().decode()
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as handle:
+                return handle.read().decode()
+        return path.read_text()
+    except InputFileError:
+        raise
+    except (OSError, EOFError, KeyError, tarfile.TarError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"cannot read ndjson ({type(exc).__name__}: {exc})") from exc
+
+
+def parse(text: str, source: str | Path = "") -> ak.Array:
+    """Parse ndjson text into awkward records; non-finite tokens become NaN/inf floats."""
+    if not text.strip():
+        return ak.Array([])
+    quoted = _BARE_TOKEN.sub(r'\1"\2"', text)
+    try:
+        return ak.from_json(
+            quoted,
+            line_delimited=True,
+            nan_string="NaN",
+            posinf_string="Infinity",
+            neginf_string="-Infinity",
+        )
+    except ValueError as exc:
+        raise InputFileError(source or "ndjson", f"malformed ndjson ({exc})") from exc
+
+
+def meta_csv(meta: dict[str, np.ndarray]) -> str:
+    """The per-event metadata as ``;``-separated CSV with a header (no index)."""
+    columns = [np.asarray(meta[c], dtype=np.int64) for c in META_COLUMNS]
+    rows = [";".join(META_COLUMNS)]
+    rows += [";".join(map(str, row)) for row in zip(*(c.tolist() for c in columns), strict=True)]
+    return "\n".join(rows) + "\n"
+
+
+def meta_body(meta: dict[str, np.ndarray]) -> str:
+    """The CSV rows without the header (for appending chunks)."""
+    return meta_csv(meta).split("\n", 1)[1]
+
+
+def write_text_file(path: Path, chunks: Iterable[str]) -> Path:
+    """Write text chunks to ``path`` atomically."""
+    buffer = io.StringIO()
+    for chunk in chunks:
+        buffer.write(chunk)
+    return atomic.write_text(path, buffer.getvalue())

@@ -15,6 +15,7 @@ tests that need one are skipped with that reason.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _OWN_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hep-apptainer-airflow-"))
     os.environ["AIRFLOW_HOME"] = str(_OWN_AIRFLOW_HOME)
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_AIRFLOW_HOME is not None:
+        shutil.rmtree(_OWN_AIRFLOW_HOME, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -63,11 +63,11 @@ def test_reads_the_data_root_and_writes_the_output_root(python_sif: Path, roots:
     assert target.read_text() == f"written by probe in {python_sif}\n"
 
 
-def test_data_root_is_read_only(python_sif: Path, roots: tuple[Path, Path]) -> None:
+def test_data_root_is_read_only(python_sif: Path, roots: tuple[Path, Path], tmp_path: Path) -> None:
     data, _ = roots
     call = TaskCall("include.core.atomic:write_text", {"final": str(data / "x.txt"), "text": "no"})
     with pytest.raises(StepError, match="Read-only file system"):
-        run_call(call, backend="apptainer", image=str(python_sif), host_python=True)
+        run_call(call, backend="apptainer", image=str(python_sif), host_python=True, workdir=tmp_path)
     assert not (data / "x.txt").exists()
 
 
@@ -84,10 +84,12 @@ def test_exception_inside_is_reported(python_sif: Path, roots: tuple[Path, Path]
     assert len(kept) == 1 and (kept[0] / "result.json").is_file()
 
 
-def test_image_without_python_fails_with_output_tail(busybox_sif: Path, roots: tuple[Path, Path]) -> None:
+def test_image_without_python_fails_with_output_tail(
+    busybox_sif: Path, roots: tuple[Path, Path], tmp_path: Path
+) -> None:
     call = TaskCall("include.core.fingerprint:hash_object", {"obj": 1})
     with pytest.raises(StepError, match="produced no result") as info:
-        run_call(call, backend="apptainer", image=str(busybox_sif))
+        run_call(call, backend="apptainer", image=str(busybox_sif), workdir=tmp_path)
     assert "python3" in str(info.value) and "exited with code" in str(info.value)
 
 

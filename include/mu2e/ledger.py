@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from include.core.errors import ProductionError
 
@@ -115,9 +115,21 @@ def engine_for(url: str) -> Engine:
 
         else:
             engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(engine)
+        _create_tables(engine)
         _ENGINES[url] = engine
     return _ENGINES[url]
+
+
+def _create_tables(engine: Engine, attempts: int = 10) -> None:
+    """Create the tables; concurrent first users race on CREATE TABLE, so retry (checkfirst)."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def dispose(url: str) -> None:

@@ -1,0 +1,184 @@
+"""Small local stand-ins for the production images, and what running them needs.
+
+Production uses the real images (``ldmx/dark-brem-lib-gen`` and ``ldmx/pro`` as SIF files or on
+CVMFS). For tests, the demo and the benchmark the project builds three small SIFs from
+``docker/images/ldmx`` that honour the same container contracts (options, mounts, file names,
+``/etc/entry.sh``, ``g4db-extract-library``, ``fire config.py``) with toy physics:
+
+* ``dbgen-v4.sif``: entrypoint with underscore options, ``/output`` and ``/working`` (dbgen v4.6);
+* ``dbgen-v5.sif``: no entrypoint, ``dark-brem-lib-gen`` with dashed options (dbgen v5.2);
+* ``ldmx-pro.sif``: ``/etc/entry.sh`` (cd to ``$1``, eval the rest), ``g4db-extract-library`` and
+  ``fire``, which writes a ROOT file with uproot.
+
+The payload is Python, run by **this host's interpreter bound into the container** read-only
+(:func:`include.apptainer.images.host_python_binds`; the image carries busybox and the shared
+libraries that interpreter needs). That ties the stand-ins to this host; each SIF has a sidecar
+``<sif>.standin.json`` listing those binds, which :func:`standin_binds` reads. Real images have no
+sidecar and need no extra binds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import include
+from include.apptainer.command import Bind
+from include.apptainer.images import build_image, find_busybox, make_python_runtime_sandbox, python_prefixes
+from include.core import atomic
+from include.core.errors import ConfigError
+
+SIDECAR = ".standin.json"
+# Compiled packages ``fire`` imports (numpy, uproot's codecs): the host libraries they link
+# against (libstdc++, libgcc_s, ...) are copied into the ldmx image.
+SIM_PACKAGES = ("numpy", "awkward_cpp", "pyarrow", "cramjam", "xxhash", "zstandard", "lz4")
+IMAGE_NAMES = {"dbgen-v4": "4.6", "dbgen-v5": "5.2", "ldmx-pro": None}
+
+
+def source_dir() -> Path:
+    """``docker/images/ldmx`` of this checkout (the image payload)."""
+    return Path(include.__file__).resolve().parents[1] / "docker" / "images" / "ldmx"
+
+
+def sim_config_text() -> str:
+    """The default simulation config script (``config.py``)."""
+    return resources.files("include.darkbrem").joinpath("sim_config.py.tmpl").read_text()
+
+
+def standin_binds(image: str | Path) -> list[Bind]:
+    """Extra read-only binds a stand-in image needs (its sidecar), else none."""
+    sidecar = Path(str(image) + SIDECAR)
+    if not sidecar.is_file():
+        return []
+    data = json.loads(sidecar.read_text())
+    return [Bind(path, path, "ro") for path in data.get("binds", []) if Path(path).exists()]
+
+
+def _script(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def _runscript(sandbox: Path, text: str) -> None:
+    _script(sandbox / ".singularity.d" / "runscript", text)
+
+
+def _linked_libraries(binaries: list[Path]) -> set[str]:
+    libs: set[str] = set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if "=>" in parts and parts[parts.index("=>") + 1].startswith("/"):
+                libs.add(parts[parts.index("=>") + 1])
+    return libs
+
+
+def add_package_libraries(sandbox: Path, packages: tuple[str, ...] = SIM_PACKAGES) -> list[str]:
+    """Copy the host libraries that ``packages``' extension modules need (outside the Python prefixes)."""
+    import importlib.util
+
+    modules: list[Path] = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                modules += Path(location).rglob("*.so")
+        elif spec is not None and spec.origin and spec.origin.endswith(".so"):
+            modules.append(Path(spec.origin))
+    prefixes = python_prefixes()
+    copied = []
+    for lib in sorted(_linked_libraries(modules)):
+        if any(Path(lib).resolve().is_relative_to(p) for p in prefixes):
+            continue
+        target = sandbox / lib.lstrip("/")
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.realpath(lib), target)
+            copied.append(lib)
+    return copied
+
+
+def populate(sandbox: Path, name: str, python: str = sys.executable, source: Path | None = None) -> Path:
+    """Add the payload of image ``name`` to a python-runtime sandbox."""
+    source = source or source_dir()
+    if name.startswith("dbgen"):
+        (sandbox / "opt").mkdir(exist_ok=True)
+        shutil.copy2(source / "dbgen" / "dbgen_standin.py", sandbox / "opt" / "dbgen_standin.py")
+        version = IMAGE_NAMES[name]
+        launcher = f'#!/bin/sh\nexport STANDIN_DBGEN_VERSION={version}\nexec {python} /opt/dbgen_standin.py "$@"\n'
+        if name == "dbgen-v4":
+            _runscript(sandbox, launcher)
+        else:  # v5.1+: no entrypoint, a command on PATH
+            _script(sandbox / "usr" / "local" / "bin" / "dark-brem-lib-gen", launcher)
+            _runscript(sandbox, "#!/bin/sh\necho 'this image has no entrypoint; use dark-brem-lib-gen' >&2\nexit 1\n")
+    else:
+        local = sandbox / "usr" / "local"
+        add_package_libraries(sandbox)
+        _script(sandbox / "etc" / "entry.sh", (source / "ldmx" / "entry.sh").read_text())
+        shutil.copytree(source / "ldmx" / "python", local / "python", dirs_exist_ok=True)
+        (local / "lib" / "standin").mkdir(parents=True, exist_ok=True)
+        for script in ("fire_standin.py", "g4db_extract_standin.py"):
+            shutil.copy2(source / "ldmx" / script, local / "lib" / "standin" / script)
+        _script(local / "bin" / "fire", f'#!/bin/sh\nexec {python} /usr/local/lib/standin/fire_standin.py "$@"\n')
+        _script(
+            local / "bin" / "g4db-extract-library",
+            f'#!/bin/sh\nexec {python} /usr/local/lib/standin/g4db_extract_standin.py "$@"\n',
+        )
+        _runscript(sandbox, '#!/bin/sh\nexec /etc/entry.sh "$@"\n')
+    return sandbox
+
+
+def build_standin_images(
+    dest: str | Path, *, names: tuple[str, ...] = tuple(IMAGE_NAMES), executable: str | None = None
+) -> dict[str, Path]:
+    """Build the stand-in SIFs into ``dest`` (with their sidecars); return ``{name: sif}``."""
+    busybox = find_busybox()
+    if busybox is None:
+        raise ConfigError("no busybox binary to build the stand-in images (apt-get install busybox-static)")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    built = {}
+    with tempfile.TemporaryDirectory(prefix="darkbrem-standin-", dir="/var/tmp") as tmp:
+        base = make_python_runtime_sandbox(Path(tmp) / "base", busybox)
+        for name in names:
+            sandbox = Path(tmp) / name
+            shutil.copytree(base, sandbox, symlinks=True)
+            populate(sandbox, name)
+            sif = dest / f"{name}.sif"
+            build_image(sandbox, sif, executable=executable)
+            shutil.rmtree(sandbox)
+            sidecar = {
+                "standin": True,
+                "image": name,
+                "dbgen_version": IMAGE_NAMES[name],
+                "python": sys.executable,
+                "binds": [str(p) for p in python_prefixes()],
+                "note": "local stand-in of the production image; runs this host's Python (bound read-only)",
+            }
+            atomic.write_json(Path(str(sif) + SIDECAR), sidecar)
+            built[name] = sif
+    return built
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m include.darkbrem.standin", description=__doc__.splitlines()[0])
+    parser.add_argument("dest", type=Path, help="folder for the SIFs (e.g. <data root>/ldmx_darkbrem_signal/images)")
+    parser.add_argument("--only", nargs="+", choices=list(IMAGE_NAMES))
+    args = parser.parse_args(argv)
+    for name, sif in build_standin_images(args.dest, names=tuple(args.only or IMAGE_NAMES)).items():
+        print(f"{name}: {sif} ({sif.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,7 +31,8 @@ class ApptainerOperator(BaseOperator):
     :param command: argv list run in the container (templated, element by element); never a
         shell string. For ``action="run"`` these are the runscript's arguments.
     :param binds: ``["src[:dst[:ro|rw]]", ...]`` or ``{src: dst}``; sources must exist (templated).
-    :param env: environment of the container, passed as ``--env`` (templated).
+    :param env: environment of the container, passed as ``--env`` (templated). The values
+        appear in the process list and the task log: pass secrets in a bound file instead.
     :param timeout: seconds before the process group is killed (SIGTERM, then SIGKILL after
         ``kill_grace``) and the task fails.
     :param skip_on_exit_code: exit codes that mark the task skipped instead of failed.

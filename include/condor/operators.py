@@ -17,12 +17,12 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from include.condor.hook import HTCondorHook, Submitted, split_job_id
+from include.condor.links import STATE_KEY, HTCondorJobLink
 from include.condor.policy import MEMORY_PERIODIC_HOLD, HoldPolicy
 from include.condor.states import ProcState
 from include.condor.submit import JobSpec, batch_name, build_submit, cluster_template, items_for_argvs
 from include.condor.triggers import HTCondorJobTrigger
 
-STATE_KEY = "htcondor_job"
 TAIL_LINES = 20
 
 
@@ -62,6 +62,7 @@ class HTCondorJobOperator(BaseOperator):
         "container_image",
     )
     ui_color = "#c9e4f5"
+    operator_extra_links = (HTCondorJobLink(),)
 
     def __init__(
         self,

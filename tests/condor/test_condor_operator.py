@@ -37,6 +37,18 @@ def run_dag(name: str, build: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     return dr, tis
 
 
+def xcom(dr: Any, task_id: str, key: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.query(XComModel).filter_by(dag_id=dr.dag_id, run_id=dr.run_id, task_id=task_id, key=key).one()
+        value = row.value
+    if isinstance(value, str) and value[:1] in '["{':
+        return json.loads(value)
+    return value
+
+
 def register(dag: Any) -> None:
     """Write the in-test DAG to the metadata DB (``dag.test()`` only finds DAGs of a bundle)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
@@ -63,7 +75,7 @@ def operator(**kwargs: Any) -> Any:
 def test_one_job_succeeds_with_file_transfer(pool: str, workdir: Path, python_exe: str, capfd) -> None:
     (workdir / "in.txt").write_text("hello")
     script = "import pathlib; pathlib.Path('out.txt').write_text(open('in.txt').read().upper()); print('job ran')"
-    _dr, tis = run_dag(
+    dr, tis = run_dag(
         "one",
         lambda: operator(
             task_id="job",
@@ -81,6 +93,8 @@ def test_one_job_succeeds_with_file_transfer(pool: str, workdir: Path, python_ex
     assert (workdir / "out.txt").read_text() == "HELLO"
     assert "Submitted cluster" in text and pool in text
     assert "job ran" in text  # stdout tail in the task log
+    link = xcom(dr, "job", "_link_HTCondorJobLink")
+    assert f"schedd={pool}" in link.replace("%40", "@") and "#cluster=" in link
 
 
 def texts(capfd: Any) -> str:

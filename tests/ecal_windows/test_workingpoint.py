@@ -62,7 +62,7 @@ def test_malformed_files_name_the_file(tmp_path: Path, wp_file: Path) -> None:
     doc["corrections"][0]["data"]["content"] = doc["corrections"][0]["data"]["content"][:-1]
     bad = tmp_path / "short.json"
     bad.write_text(json.dumps(doc))
-    with pytest.raises(InputFileError, match="short.json"):
+    with pytest.raises(InputFileError, match=r"short\.json"):
         load_working_point(bad)
     doc = json.loads(wp_file.read_text())
     doc["corrections"][0]["name"] = "other"

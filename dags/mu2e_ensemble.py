@@ -1,0 +1,240 @@
+"""Mu2e mock-data ensemble campaign (issue 7): normalize -> check inputs -> build jobs -> run (mapped)
+-> validate ensemble -> summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from include.core import dagkit
+
+DAG_ID = "mu2e_ensemble"
+# Literal copies (parsing imports nothing heavy); tests/dags/test_mu2e_ensemble.py checks they
+# agree with include.mu2e.naming and include.mu2e.normalizations.
+TAG_PATTERN = r"^MDS[1-9][0-9]?[a-z]$"
+LIVETIME_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*(s|min|h|d)\s*$"
+PROCESSES = [
+    "CRYCosmic",
+    "CeMLeadingLog",
+    "CePLeadingLog",
+    "DIO",
+    "RPCExternal",
+    "RPCInternal",
+    "RMCExternal",
+    "RMCInternal",
+    "IPAMichel",
+]
+DEFAULT_PROCESSES = ["CRYCosmic", "DIO", "RPCExternal", "RPCInternal", "RMCExternal", "RMCInternal", "IPAMichel"]
+FORCE_CHOICES = ["none", "all", "normalize", "campaign", "jobs", "mix", "validate", "summary"]
+ENSEMBLE = Asset(name="mu2e_ensemble_outputs", uri="file:///hep-productions/mu2e_ensemble")
+
+DOC = """
+### Mu2e mock-data ensemble (MDS)
+
+Builds a mixed, normalised sample of simulated Mu2e processes for a chosen amount of beam time.
+**normalize** computes the expected generator-level yield of every requested process from the
+livetime (on-spill seconds by default, wall-clock as an option), the booster-batch mode, R_µe and
+the minimum energies (constants and pinned conditions values are recorded); **check inputs**
+(stage 1) reads the first `njobs` files of every input dataset, sums the cosmic livetime and
+writes the campaign config as `<TAG>.json` and the legacy `<TAG>.txt`, failing before any job when
+a process needs more events than its inputs hold (the message lists each short process);
+**build jobs** draws each job's counts with its own seed and reserves its input entry ranges in
+the ledger database, so no input event is used twice; **run** mixes each job (mapped, on the
+worker or as an HTCondor job) into a ROOT or parquet file with truth columns; **validate**
+compares the counts per process with the Poisson expectation (χ²) and checks that every
+(file, entry) is used once; **summary** writes `summary.csv`, `summary.json` and a plot. Outputs:
+`<output root>/mu2e_ensemble/<TAG>/` (jobs in `job_<j>/`). Re-triggering the same form re-uses
+finished steps; `force` re-runs a step and everything downstream of it.
+"""
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["mu2e", "ensemble", "mixing", "mds"],
+    doc_md=DOC,
+    default_args=dagkit.default_args(),
+    params={
+        "tag": Param(
+            "MDS3c",
+            type="string",
+            pattern=TAG_PATTERN,
+            title="Ensemble tag",
+            description="Mu2e ensemble tag MDS<generation><letter>, e.g. MDS3c; names the output folder and files.",
+        ),
+        "livetime": Param(
+            "1 h",
+            type="string",
+            pattern=LIVETIME_PATTERN,
+            title="Livetime",
+            description="Beam time with a unit (s, min, h, d), e.g. '1 h' or '3600 s'; on-spill or wall-clock "
+            "seconds per the livetime mode. Must be > 0.",
+        ),
+        "livetime_mode": Param(
+            "onspill",
+            type="string",
+            enum=["onspill", "wallclock"],
+            title="Livetime convention",
+            description="onspill: the livetime is on-spill time (current default); wallclock: calendar time "
+            "(Oct-2024 convention; POT differ by the duty factor).",
+        ),
+        "BB": Param(
+            "1BB",
+            type="string",
+            enum=["1BB", "2BB"],
+            title="Booster-batch mode",
+            description="One or two booster batches per Main-Injector cycle (sets protons per micro-bunch, duty "
+            "factor and cycle).",
+        ),
+        "rue": Param(
+            1e-13,
+            type="number",
+            minimum=0,
+            maximum=1e-8,
+            title="R_µe",
+            description="Conversion rate R_µe for the CE signal processes (CeMLeadingLog, CePLeadingLog).",
+        ),
+        "dem_emin": Param(
+            95.0,
+            type="number",
+            minimum=1.0,
+            maximum=104.97,
+            title="DIO minimum energy (MeV)",
+            description="Minimum DIO electron energy; picks the DIOtail<emin> input dataset.",
+        ),
+        "tmin": Param(
+            350.0,
+            type="number",
+            minimum=0,
+            maximum=1695,
+            title="t_min (ns)",
+            description="Minimum pion stop time recorded with the RPC inputs; it does not change the yields.",
+        ),
+        "processes": Param(
+            DEFAULT_PROCESSES,
+            type="array",
+            items={"type": "string", "enum": PROCESSES},
+            minItems=1,
+            uniqueItems=True,
+            title="Processes",
+            description="Processes mixed into the ensemble (CRYCosmic is the livetime standard).",
+        ),
+        "njobs": Param(
+            4,
+            type="integer",
+            minimum=1,
+            maximum=1024,
+            title="Jobs",
+            description="Number of jobs; the first njobs files of every dataset are the inputs.",
+        ),
+        "seed": Param(
+            1,
+            type="integer",
+            minimum=0,
+            maximum=2**31 - 1,
+            title="Seed base",
+            description="Base of every seed; job seeds are derived from (tag, stage, job index, base).",
+        ),
+        "data_dir": Param(
+            "mu2e",
+            type="string",
+            minLength=1,
+            title="Input folder",
+            description="Folder of the input datasets, relative to (or inside) the data root.",
+        ),
+        "output_format": Param(
+            "parquet",
+            type="string",
+            enum=["parquet", "root"],
+            title="Output format",
+            description="Ensemble file format: parquet or ROOT (uproot), both with truth columns.",
+        ),
+        "ledger_url": Param(
+            "",
+            type="string",
+            title="Ledger database",
+            description="SQLAlchemy URL of the ledger of used input entries; empty: SQLite in the output root "
+            "(production: postgresql+psycopg2://...).",
+        ),
+        "backend": dagkit.backend_param(choices=("local", "condor")),
+        "force": dagkit.force_param(FORCE_CHOICES),
+    },
+)
+def mu2e_ensemble() -> None:
+    @task
+    def validate_params() -> dict[str, Any]:
+        """Check the form (tag, livetime, paths, processes) and return the campaign configuration."""
+        from include.mu2e import pipeline
+
+        return pipeline.validate_params(dict(get_current_context()["params"]))
+
+    @task
+    def normalize(conf: dict[str, Any]) -> dict[str, Any]:
+        """Expected events per process (means), beam POT and both livetimes."""
+        from include.mu2e import pipeline
+
+        return pipeline.run_campaign_step(conf, "normalize", get_current_context()["params"]["force"])
+
+    @task
+    def check_inputs(conf: dict[str, Any], _normalized: dict[str, Any]) -> dict[str, Any]:
+        """Stage 1: campaign config from the inputs; fails with the shortfall per process."""
+        from include.mu2e import pipeline
+
+        return pipeline.run_campaign_step(conf, "campaign", get_current_context()["params"]["force"])
+
+    @task
+    def build_jobs(conf: dict[str, Any], _checked: dict[str, Any]) -> list[dict[str, Any]]:
+        """Per-job seeds and counts; input ranges reserved in the ledger. Returns the mapped units."""
+        from include.mu2e import pipeline
+
+        pipeline.run_campaign_step(conf, "jobs", get_current_context()["params"]["force"])
+        return pipeline.job_units(conf)
+
+    @task(max_active_tis_per_dagrun=8)
+    def run_job(conf: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
+        """Mix one job on the chosen backend (a finished job is not run again)."""
+        from include.core.backends import TaskCall, run_call
+
+        params = get_current_context()["params"]
+        call = TaskCall(
+            "include.mu2e.pipeline:run_job",
+            {"conf": conf, "index": unit["index"], "force": params["force"], "backend": params["backend"]},
+        )
+        return run_call(call, params["backend"])
+
+    @task
+    def validate_ensemble(conf: dict[str, Any], _jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Counts per process within Poisson expectation; every input entry used once."""
+        from include.mu2e import pipeline
+
+        return pipeline.run_campaign_step(conf, "validate", get_current_context()["params"]["force"])
+
+    @task(outlets=[ENSEMBLE])
+    def summary(conf: dict[str, Any], _validated: dict[str, Any]) -> dict[str, Any]:
+        """summary.csv / summary.json / summary.png of the ensemble."""
+        import json
+        from pathlib import Path
+
+        from include.mu2e import pipeline
+
+        context = get_current_context()
+        pipeline.run_campaign_step(conf, "summary", context["params"]["force"])
+        result = json.loads((Path(conf["output_dir"]) / "summary.json").read_text())
+        context["outlet_events"][ENSEMBLE].extra = {
+            "tag": result["tag"],
+            "output_dir": conf["output_dir"],
+            "events": result["events"],
+            "p_value": result["chi_square"]["p_value"],
+        }
+        return {"events": result["events"], "p_value": result["chi_square"]["p_value"], "rows": result["rows"]}
+
+    conf = validate_params()
+    units = build_jobs(conf, check_inputs(conf, normalize(conf)))
+    jobs = run_job.partial(conf=conf).expand(unit=units)
+    summary(conf, validate_ensemble(conf, jobs))
+
+
+mu2e_ensemble()

@@ -1,0 +1,147 @@
+"""``mu2e_ensemble`` end to end with ``dag.test()`` on generated inputs, and its trigger form."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILE = REPO / "dags" / "mu2e_ensemble.py"
+
+
+def _load_dag(retries: int | None = 0) -> Any:
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.dags["mu2e_ensemble"]
+    if retries is not None:
+        for task in dag.tasks:
+            task.retries = retries
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "dags-folder", None)
+    return dag
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from include.mu2e.demo import generate
+
+    target = tmp_path_factory.mktemp("mu2e-dag-demo") / "mu2e"
+    generate(target, 2017)
+    return target
+
+
+@pytest.fixture
+def data(roots: tuple[Path, Path], demo: Path) -> tuple[Path, Path]:
+    shutil.copytree(demo, roots[0] / "mu2e")
+    return roots
+
+
+def _states(run: Any) -> dict[str, list[str]]:
+    from airflow.utils.session import create_session
+
+    states: dict[str, list[str]] = {}
+    with create_session() as session:
+        for ti in run.get_task_instances(session=session):
+            states.setdefault(ti.task_id, []).append(str(ti.state))
+    return states
+
+
+def test_literals_agree_with_the_package():
+    import importlib.util
+
+    from include.mu2e import naming, normalizations
+    from include.mu2e.pipeline import CAMPAIGN
+
+    spec = importlib.util.spec_from_file_location("mu2e_dag_module", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TAG_PATTERN == naming.TAG_PATTERN
+    assert module.LIVETIME_PATTERN == naming.LIVETIME_PATTERN
+    assert sorted(module.PROCESSES) == sorted(normalizations.ALL_PROCESSES)
+    assert set(module.FORCE_CHOICES) == {*CAMPAIGN.force_choices, "mix"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("tag", "MDS3"),
+        ("tag", "ensemble1"),
+        ("tag", "MDS3c; rm -rf /"),
+        ("livetime", "1 week"),
+        ("livetime", "-1 h"),
+        ("livetime", "h"),
+        ("processes", ["DIO", "Nope"]),
+        ("processes", []),
+        ("BB", "3BB"),
+        ("njobs", 2000),
+    ],
+)
+def test_form_rejects_invalid_values(name: str, value: Any):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(_load_dag(None).params)
+    with pytest.raises(ParamValidationError, match=f"Invalid input for param {name}"):
+        params[name] = value
+        params.validate()
+
+
+def test_form_accepts_the_defaults_and_units():
+    dag = _load_dag(None)
+    for value in ("1 h", "3600 s", "30 min", "0.5 d", "1e3 s"):
+        assert dag.params.get_param("livetime").resolve(value) == value
+    assert dag.params.get_param("tag").resolve("MDS12b") == "MDS12b"
+
+
+@pytest.mark.slow
+def test_dag_end_to_end(data: tuple[Path, Path]):
+    _, output = data
+    dag = _load_dag()
+    conf = {"tag": "MDS3c", "livetime": "1 h", "njobs": 4, "seed": 3, "backend": "local"}
+    run = dag.test(run_conf=conf)
+    assert str(run.state) == "success", _states(run)
+    out = output / "mu2e_ensemble" / "MDS3c"
+    summary = json.loads((out / "summary.json").read_text())
+    validation = json.loads((out / "validation.json").read_text())
+    assert validation["ok"] and validation["duplicates"] == 0
+    assert validation["chi_square"]["p_value"] > 0.01
+    assert summary["events"] == sum(r["Counts"] for r in summary["rows"]) == validation["unique_events"]
+    for j in range(4):
+        counts = json.loads((out / f"job_{j:04d}" / "counts.json").read_text())
+        assert (out / f"job_{j:04d}" / counts["output"]).stat().st_size > 0
+        assert (out / f"job_{j:04d}" / "mix.manifest.json").exists()
+    assert (out / "MDS3c.txt").read_text().count('="') > 25
+    assert (out / "summary.png").stat().st_size > 0
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+    again = dag.test(run_conf=conf)
+    assert str(again.state) == "success"
+    after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert after == before  # a re-run of a finished campaign writes nothing
+
+
+def test_dag_fails_before_any_job_on_insufficient_inputs(data: tuple[Path, Path]):
+    _, output = data
+    dag = _load_dag()
+    run = dag.test(run_conf={"tag": "MDS3d", "livetime": "10 h"})
+    states = _states(run)
+    assert str(run.state) == "failed"
+    assert states["check_inputs"] == ["failed"]
+    assert "success" not in states.get("run_job", []) and "success" not in states.get("build_jobs", [])
+    out = output / "mu2e_ensemble" / "MDS3d"
+    assert not (out / "jobs.json").exists() and not list(out.glob("job_*"))
+
+
+def test_dag_rejects_zero_livetime_and_outside_paths(data: tuple[Path, Path]):
+    dag = _load_dag()
+    for conf in ({"tag": "MDS3e", "livetime": "0 h"}, {"tag": "MDS3e", "data_dir": "/etc"}):
+        run = dag.test(run_conf=conf)
+        assert str(run.state) == "failed"
+        assert _states(run)["validate_params"] == ["failed"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import re
 import tarfile
 from collections.abc import Iterable
@@ -23,7 +24,6 @@ from include.ecal_windows.windows import META_COLUMNS
 
 TAR_MEMBER = "output.ndjson"
 _QUOTED_TOKEN = re.compile(r'"(NaN|Infinity|-Infinity)"')
-_BARE_TOKEN = re.compile(r"([:,\[]\s*)(NaN|-?Infinity)(?=\s*[,\]\}])")
 
 
 def to_lines(records: ak.Array) -> str:
@@ -73,18 +73,12 @@ def read_text(path: str | Path) -> str:
 
 
 def parse(text: str, source: str | Path = "") -> ak.Array:
-    """Parse ndjson text into awkward records; non-finite tokens become NaN/inf floats."""
-    if not text.strip():
+    """Parse ndjson text into awkward records (exact float parsing; NaN and infinities kept)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
         return ak.Array([])
-    quoted = _BARE_TOKEN.sub(r'\1"\2"', text)
     try:
-        return ak.from_json(
-            quoted,
-            line_delimited=True,
-            nan_string="NaN",
-            posinf_string="Infinity",
-            neginf_string="-Infinity",
-        )
+        return ak.from_iter([json.loads(line) for line in lines])
     except ValueError as exc:
         raise InputFileError(source or "ndjson", f"malformed ndjson ({exc})") from exc
 

@@ -47,7 +47,9 @@ class HTCondorJobOperator(BaseOperator):
     ``shared_fs=False`` (default) inputs are transferred from ``workdir`` and outputs back
     into it; ``container_image`` runs a SIF in the container universe. ``hold_on_memory_exceeded``
     adds a ``periodic_hold`` for procs using more memory than requested (for pools that do not
-    enforce it); ``hold_policy`` decides what happens to held procs. Returns a summary dict.
+    enforce it); ``hold_policy`` decides what happens to held procs. ``expected_outputs``
+    (paths relative to ``workdir``, ``{item}`` = proc item index) must exist after success.
+    Returns a summary dict.
     """
 
     template_fields: Sequence[str] = (
@@ -60,6 +62,7 @@ class HTCondorJobOperator(BaseOperator):
         "output_files",
         "workdir",
         "container_image",
+        "expected_outputs",
     )
     ui_color = "#c9e4f5"
     operator_extra_links = (HTCondorJobLink(),)
@@ -86,6 +89,7 @@ class HTCondorJobOperator(BaseOperator):
         poll_interval: float = 10.0,
         max_poll_failures: int = 5,
         tail_lines: int = TAIL_LINES,
+        expected_outputs: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -108,6 +112,7 @@ class HTCondorJobOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.max_poll_failures = max_poll_failures
         self.tail_lines = tail_lines
+        self.expected_outputs = list(expected_outputs)
         self._job: dict[str, Any] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
@@ -277,7 +282,18 @@ class HTCondorJobOperator(BaseOperator):
         self._log_tails(job, failed, succeeded=event.get("succeeded", []))
         if failed:
             raise AirflowException(self._failure_message(job, failed))
+        missing = self._missing_outputs(job)
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise AirflowException(f"all procs exited 0 but {len(missing)} expected output(s) are missing: {shown}")
         return self._result(job)
+
+    def _missing_outputs(self, job: Mapping[str, Any]) -> list[str]:
+        """Expected outputs (relative to workdir; ``{item}`` = the proc's item index) that do not exist."""
+        workdir = Path(job["workdir"])
+        items = sorted(set(job["jobs"].values()))
+        wanted = {p.format(item=i) for p in self.expected_outputs for i in items}
+        return sorted(p for p in wanted if not (workdir / p).exists())
 
     def _handle_held(self, context: Any, job: dict[str, Any], event: dict[str, Any]) -> Any:
         held = list(event.get("held", []))

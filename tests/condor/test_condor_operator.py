@@ -114,6 +114,7 @@ def test_200_proc_cluster_succeeds(pool: str, workdir: Path, capfd) -> None:
             shared_fs=True,
             request_memory_mb=64,
             poll_interval=1.0,
+            expected_outputs=["out_{item}.txt"],
         ),
     )
     text = texts(capfd)
@@ -173,6 +174,23 @@ def test_shell_injection_parameters_are_passed_literally(pool: str, workdir: Pat
     assert tis["inject"].state == "success", texts(capfd)[-3000:]
     assert json.loads((workdir / "argv.json").read_text()) == evil
     assert not list(workdir.glob("pwned*")) and not list(Path.cwd().glob("pwned*"))
+
+
+def test_missing_expected_output_fails_the_task(pool: str, workdir: Path, capfd) -> None:
+    _dr, tis = run_dag(
+        "outputs",
+        lambda: operator(
+            task_id="outputs",
+            executable="/bin/sh",
+            proc_arguments=[["-c", "test $1 = 1 || touch out_$1.txt", "sh", str(i)] for i in range(3)],
+            workdir=str(workdir),
+            shared_fs=True,
+            expected_outputs=["out_{item}.txt"],
+        ),
+    )
+    text = texts(capfd)
+    assert tis["outputs"].state == "failed"
+    assert "1 expected output(s) are missing: out_1.txt" in text
 
 
 def test_unpassable_parameter_is_rejected_before_submitting(pool: str, workdir: Path, capfd) -> None:

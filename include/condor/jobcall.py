@@ -74,6 +74,34 @@ def calls_submission(
     return cluster_template(desc), items
 
 
+def operator_kwargs(
+    calls: Sequence[TaskCall], workdir: str | Path, *, python: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """Keyword arguments for ``HTCondorJobOperator``: one proc per call, on a shared filesystem.
+
+    Writes the call files now (at DAG-run time, e.g. in an upstream task); results are read
+    with :func:`read_results` once the operator succeeded.
+    """
+    workdir = Path(workdir)
+    (workdir / "out").mkdir(parents=True, exist_ok=True)
+    for i, call in enumerate(calls):
+        atomic.write_text(workdir / CALL_FILE.format(i=i), call.to_json())
+    return {
+        "executable": python or job_python(),
+        "proc_arguments": [_argv(i) for i in range(len(calls))],
+        "workdir": str(workdir),
+        "shared_fs": True,
+        "expected_outputs": [RESULT_FILE.replace("{i}", "{item}")],
+        "submit_extra": {"transfer_executable": "False"},
+        **extra,
+    }
+
+
+def read_results(workdir: str | Path, count: int) -> list[Any]:
+    """Results of calls 0..count-1 (raise on the first failed one)."""
+    return [read_result(workdir, i) for i in range(count)]
+
+
 def read_result(workdir: str | Path, i: int, job_id: str = "") -> Any:
     """The decoded result of call ``i``, or raise with the job's stderr tail."""
     workdir = Path(workdir)

@@ -336,3 +336,13 @@ def test_container_universe_runs_a_sif(pool: str, workdir: Path, busybox_sif: Pa
     assert tis["sif"].state == "success", text[-3000:]
     assert (workdir / "result.txt").read_text().strip() == "FROM THE HOST"
     assert "in-sif" in text
+
+
+def test_include_calls_as_one_cluster_through_the_operator(pool: str, workdir: Path, capfd) -> None:
+    from include.condor.jobcall import operator_kwargs, read_results
+    from include.core.backends import TaskCall
+
+    calls = [TaskCall("include.core.paths:safe_name", {"value": f"unit{i}", "param": "unit"}) for i in range(4)]
+    _dr, tis = run_dag("calls", lambda: operator(task_id="calls", **operator_kwargs(calls, workdir)))
+    assert tis["calls"].state == "success", texts(capfd)[-3000:]
+    assert read_results(workdir, 4) == ["unit0", "unit1", "unit2", "unit3"]

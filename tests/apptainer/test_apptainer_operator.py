@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -141,7 +142,8 @@ def test_timeout_kills_the_process_group(run: Run, processes_containing: Callabl
     assert run.states["times_out"] == "failed"
     message = str(run.errors["times_out"])
     assert "timeout of 2.0 s reached" in message and "started" in message
-    assert run.durations["times_out"] < TIMEOUT_S + KILL_GRACE_S + 3
+    killed_after = float(re.search(r"process group killed\) after ([0-9.]+) s", message).group(1))  # type: ignore[union-attr]
+    assert TIMEOUT_S <= killed_after < TIMEOUT_S + KILL_GRACE_S + 1
     assert processes_containing(run.token) == []
 
 
@@ -150,7 +152,7 @@ def test_airflow_execution_timeout_kills_the_process_group(
 ) -> None:
     assert run.states["task_timeout"] == "failed"
     assert isinstance(run.errors["task_timeout"], AirflowTaskTimeout)
-    assert run.durations["task_timeout"] < TIMEOUT_S + KILL_GRACE_S + 3
+    assert run.durations["task_timeout"] < 30  # the payload sleeps for over an hour
     assert processes_containing(f"{run.token}1") == []
 
 
@@ -182,7 +184,7 @@ def test_on_kill_kills_the_group(busybox_sif: Path, processes_containing: Callab
     started = time.monotonic()
     with pytest.raises(AirflowException, match="killed by SIGTERM"):
         operator.execute(context={})
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10
     assert processes_containing(token) == []
 
 

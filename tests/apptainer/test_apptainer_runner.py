@@ -54,7 +54,7 @@ def test_timeout_kills_the_whole_group(processes_containing: Callable[[str], lis
         run_command(["sh", "-c", script], timeout=1.0, kill_grace=0.5)
     assert info.value.result.timed_out and "timed out" in str(info.value)
     assert "started" in info.value.result.tail
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 10
     assert processes_containing(token) == []
     # the same through the object, checking the group itself
     result = runner.run()

@@ -21,6 +21,24 @@ cat <<MSG
 [run] password:    $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated  (written at first start)
 [run] Ctrl-C stops everything.
 MSG
-# standalone runs the scheduler, dag-processor, triggerer and api-server as its children and
-# stops them all on SIGINT/SIGTERM; exec so the signal reaches it directly.
-exec airflow standalone
+# standalone runs the scheduler, dag-processor, triggerer and api-server (and the executor's
+# workers) as its children, in a process group of its own. On Ctrl-C or SIGTERM it gets SIGTERM
+# and 30 s to stop them; whatever is left of its group then gets SIGKILL, so nothing strays.
+setsid airflow standalone &
+standalone=$!
+stop() {
+  trap - INT TERM
+  echo "[run] stopping Airflow"
+  kill -TERM -- "-$standalone" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    pgrep -g "$standalone" >/dev/null || break
+    sleep 1
+  done
+  kill -KILL -- "-$standalone" 2>/dev/null || true
+  wait "$standalone" 2>/dev/null || true
+  echo "[run] stopped"
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+wait "$standalone" || true
+stop

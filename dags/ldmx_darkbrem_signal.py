@@ -162,8 +162,10 @@ def _run_step(unit: dict[str, Any], step: str, force: str) -> dict[str, Any]:
     call = TaskCall(
         "include.darkbrem.chain:run_step", {"unit": unit, "step": step, "force": force, "backend": unit["backend"]}
     )
-    if unit["backend"] != "condor":
-        return run_call(call, "local")
+    from include.darkbrem.chain import needs_run
+
+    if unit["backend"] != "condor" or not needs_run(unit, step, force):
+        return run_call(call, "local")  # a finished step is recorded as fresh without submitting a job
     jobdir = Path(unit["workdir"]) / f".condor-{step}-{uuid.uuid4().hex[:8]}"
     result = run_call(call, "condor", workdir=jobdir, timeout=CONDOR_TIMEOUT_S)
     shutil.rmtree(jobdir, ignore_errors=True)

@@ -26,7 +26,7 @@ from include.core import atomic
 from include.core import manifest as mf
 from include.core.errors import InputFileError, StepError
 from include.core.fingerprint import hash_object
-from include.core.steps import Step, StepGraph, UnitContext
+from include.core.steps import Reason, Step, StepGraph, UnitContext
 from include.darkbrem import PRODUCTION
 from include.darkbrem.campaign import Unit
 from include.darkbrem.commands import dbgen_command, extract_command, fire_command
@@ -280,6 +280,13 @@ GRAPH = StepGraph(
 
 def result_path(workdir: Path, step: str) -> Path:
     return workdir / f"{step}.result.json"
+
+
+def needs_run(unit: dict[str, Any], step: str, force: str = "none") -> bool:
+    """Whether ``step`` of ``unit`` is stale or forced (cheap: no container, no job)."""
+    record = Unit(**unit)
+    ctx = UnitContext(PRODUCTION, record.key, Path(record.workdir), dict(unit), record.backend)
+    return step in GRAPH.forced(force) or GRAPH.freshness(ctx, step) is not Reason.FRESH
 
 
 def run_step(unit: dict[str, Any], step: str, force: str = "none", backend: str | None = None) -> dict[str, Any]:

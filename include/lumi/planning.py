@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from include.core import atomic
+from include.core.errors import InputFileError
 from include.core.paths import resolve_inside
 from include.lumi.config import load_config
 from include.lumi.fills import select_fills
@@ -35,3 +38,25 @@ def batches(items: list[int], max_len: int) -> list[list[int]]:
         out.append(items[start:stop])
         start = stop
     return out
+
+
+def _state_file(year: int) -> Path:
+    return load_settings().output_root / "lumi_followup" / "state" / f"last_processed_{int(year)}.json"
+
+
+def last_processed(year: int) -> int | None:
+    """The highest fill of the last successful run of ``year`` (None before the first)."""
+    path = _state_file(year)
+    try:
+        return int(json.loads(path.read_text())["fill"])
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(path, f"corrupt run state ({exc}); delete it to reprocess every fill") from exc
+
+
+def remember_processed(year: int, fill: int, run_id: str) -> None:
+    """Record ``fill`` as processed by a successful run (never moves backwards)."""
+    previous = last_processed(year)
+    if previous is None or fill > previous:
+        atomic.write_json(_state_file(year), {"fill": int(fill), "run_id": run_id})

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from include.core import atomic
-from include.core.errors import ParamError
+from include.core.errors import ConfigError, ParamError
 from include.core.paths import resolve_inside, unit_dir
 from include.core.steps import Step, StepGraph, UnitContext
 from include.lumi import PRODUCTION
 from include.lumi import plots as plot_steps
 from include.lumi import steps as st
 from include.lumi.config import YEARS, LumiConfig
+from include.lumi.graph import REQUIRES
 from include.lumi.inputs import fill_times
 from include.settings import load_settings
 
@@ -74,30 +75,34 @@ def build_graph() -> StepGraph:
              params=_picker(*SB_KEYS, calibration=True, record=True)),
         Step("cycle", st.run_cycle, _outputs("cycle", "cycle_json"), inputs=_csv_inputs,
              params=_picker(calibration=True, record=True)),
-        Step("cycle_model", st.run_cycle_model, _outputs("cycle_model", "cycle_model_inj2sb"), requires=("cycle",),
+        Step("cycle_model", st.run_cycle_model, _outputs("cycle_model", "cycle_model_inj2sb"),
+             requires=REQUIRES["cycle_model"],
              params=_picker("gammaFB", "gammaFT", "VRF_FB", "VRF_FT")),
-        Step("lumi", st.run_lumi, _outputs("lumi_calc", "lumi_calc_json"), requires=("sb",),
+        Step("lumi", st.run_lumi, _outputs("lumi_calc", "lumi_calc_json"), requires=REQUIRES["lumi"],
              params=_picker("gammaFT", "frev")),
-        Step("massi", st.run_massi, _outputs("lumi_meas", "lumi_meas_json"), requires=("sb",),
+        Step("massi", st.run_massi, _outputs("lumi_meas", "lumi_meas_json"), requires=REQUIRES["massi"],
              inputs=st.massi_inputs, params=_picker(*MASSI_KEYS), enabled=_has_massi, backup_on_rerun=True),
-        Step("lifetime", st.run_lifetime, _outputs("lifetime", "lifetime_json"), requires=("sb", "massi"),
+        Step("lifetime", st.run_lifetime, _outputs("lifetime", "lifetime_json"), requires=REQUIRES["lifetime"],
              params=_picker("sigmaBOff_m2"), backup_on_rerun=True),
-        Step("fits", st.run_fits, _outputs("fits", "fits_json"), requires=("sb", "lumi", "massi"),
+        Step("fits", st.run_fits, _outputs("fits", "fits_json"), requires=REQUIRES["fits"],
              params=_picker("t_fit_length"), backup_on_rerun=True),
-        Step("model", st.run_model_step, st.model_outputs, requires=("sb", "fits", "massi"),
+        Step("model", st.run_model_step, st.model_outputs, requires=REQUIRES["model"],
              params=_picker(*MODEL_KEYS), enabled=lambda ctx: bool(ctx.params.get("model_enabled")),
              backup_on_rerun=True),
-        Step("plots_cycle", plot_steps.run_cycle_plots, plot_steps.cycle_plot_files, requires=("cycle", "cycle_model"),
+        Step("plots_cycle", plot_steps.run_cycle_plots, plot_steps.cycle_plot_files, requires=REQUIRES["plots_cycle"],
              params=_picker(*PLOT_KEYS), enabled=_flag("doCyclePlots")),
-        Step("plots_sb", plot_steps.run_sb_plots, plot_steps.sb_plot_files, requires=("sb", "lumi"),
+        Step("plots_sb", plot_steps.run_sb_plots, plot_steps.sb_plot_files, requires=REQUIRES["plots_sb"],
              params=_picker(*PLOT_KEYS), enabled=_flag("doSBPlots")),
         Step("plots_meas", plot_steps.run_meas_plots, plot_steps.meas_plot_files,
-             requires=("sb", "lumi", "massi", "lifetime", "fits"), params=_picker(*PLOT_KEYS),
+             requires=REQUIRES["plots_meas"], params=_picker(*PLOT_KEYS),
              enabled=_flag("doSBPlots"), backup_on_rerun=True),
-        Step("plots_model", plot_steps.run_model_plots, plot_steps.model_plot_files, requires=("model",),
+        Step("plots_model", plot_steps.run_model_plots, plot_steps.model_plot_files, requires=REQUIRES["plots_model"],
              params=_picker(*PLOT_KEYS), enabled=_flag("doSBModelPlots"), backup_on_rerun=True),
     ]  # fmt: skip
-    return StepGraph(PRODUCTION, steps)
+    graph = StepGraph(PRODUCTION, steps)
+    if {s.name: s.requires for s in steps} != REQUIRES:
+        raise ConfigError("include.lumi.tasks.build_graph and include.lumi.graph.REQUIRES disagree")
+    return graph
 
 
 GRAPH = build_graph()

@@ -1,0 +1,136 @@
+"""LHC luminosity follow-up: per-fill analysis of Run-2 proton fills (daily, or on demand)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from include.core.dagkit import backend_param, default_args, force_param
+from include.lumi.graph import FORCE_CHOICES
+
+DOC = """
+### LHC luminosity follow-up
+
+For every fill: stable-beams analysis of the beam instruments (BSRT emittances, FBCT intensities,
+BQM bunch lengths, crossing angle), injection/flat-top cycle and its IBS model, calculated and
+measured (Massi) bunch-by-bunch luminosity, lifetimes, exponential fits, the SB luminosity model and
+the plots. Products: `<output root>/lumi_followup/fill_<N>/` (parquet + JSON, manifests beside them);
+run summary: `<output root>/lumi_followup/runs/<run id>/`.
+
+* **fills** empty: every fill of the beam-mode table that passes the selection and is newer than
+  the last fill of the last successful run.
+* **force**: re-run a step and everything downstream (a step whose products are fresh does nothing).
+* **backend**: `local` (worker) or `condor` (one HTCondor job per fill).
+"""
+
+YEARS = [2016, 2017, 2018]
+
+
+@dag(
+    dag_id="lumi_followup",
+    schedule="0 7 * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumi", "lhc", "production"],
+    doc_md=DOC,
+    default_args=default_args(),
+    params={
+        "fills": Param(
+            [],
+            type="array",
+            items={"type": "integer", "minimum": 1},
+            title="Fills",
+            description="Fill numbers to process; empty = every new fill since the last successful run.",
+        ),
+        "force": force_param(FORCE_CHOICES),
+        "backend": backend_param(choices=("local", "condor")),
+        "year": Param(2017, type="integer", enum=YEARS, title="Year", description="Configuration year (2016-2018)."),
+        "config_overrides": Param(
+            {},
+            type="object",
+            title="Configuration overrides",
+            description='Keys of the year\'s configuration to override for this run, e.g. {"doSBModel": true}.',
+        ),
+    },
+)
+def lumi_followup() -> None:
+    @task
+    def validate_params() -> dict[str, Any]:
+        """Check the trigger form beyond its JSON schema; return the normalized parameters."""
+        from include.core.errors import ParamError
+        from include.lumi.config import load_config
+
+        params = get_current_context()["params"]
+        fills = [int(f) for f in params["fills"]]
+        if len(set(fills)) != len(fills):
+            raise ParamError("fills", "fill numbers repeat")
+        if params["force"] not in FORCE_CHOICES:
+            raise ParamError("force", f"{params['force']!r} is not one of {FORCE_CHOICES}")
+        overrides = dict(params.get("config_overrides") or {})
+        load_config(int(params["year"]), overrides)  # refuses unknown keys or bad values
+        return {
+            "fills": sorted(fills),
+            "force": params["force"],
+            "backend": params["backend"],
+            "config": {"year": int(params["year"]), **overrides},
+        }
+
+    @task
+    def plan(settings: dict[str, Any]) -> list[dict[str, Any]]:
+        """The fills of this run, in batches that respect ``max_map_length``."""
+        from airflow.configuration import conf
+
+        from include.lumi.planning import batches, last_processed, selected_fills
+
+        fills = settings["fills"]
+        if not fills:
+            fills = selected_fills(settings["config"], after=last_processed(settings["config"]["year"]))
+        max_map = conf.getint("core", "max_map_length", fallback=1024)
+        return [{**settings, "fills": batch} for batch in batches(fills, max_map)]
+
+    @task(max_active_tis_per_dagrun=8)
+    def process(unit: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run the step chain of each fill of the batch on the chosen backend."""
+        from include.core.backends import TaskCall, run_call
+        from include.core.errors import StepError
+
+        reports, failed = [], []
+        for fill in unit["fills"]:
+            call = TaskCall(
+                "include.lumi.tasks:process_fill",
+                {"fill": fill, "config": unit["config"], "force": unit["force"], "backend": unit["backend"]},
+            )
+            report = run_call(call, unit["backend"])
+            reports.append({k: report[k] for k in ("fill", "ok", "ran", "seconds", "skip_massi")})
+            if not report["ok"]:
+                failed.append(
+                    f"fill {fill}: " + "; ".join(f"{s['step']}: {s['error']}" for s in report["steps"] if s["error"])
+                )
+        if failed:
+            raise StepError(" | ".join(failed))
+        return reports
+
+    @task(trigger_rule="all_done")
+    def summary(settings: dict[str, Any], units: list[dict[str, Any]]) -> dict[str, Any]:
+        """Table of the fills and an overview figure; remember the last fill when everything succeeded."""
+        from include.lumi.planning import remember_processed
+        from include.lumi.summary import write_summary
+        from include.settings import load_settings
+
+        context = get_current_context()
+        fills = sorted(f for unit in units for f in unit["fills"])
+        result = write_summary(load_settings().output_root, context["run_id"], fills, settings)
+        if fills and not result["failed"]:
+            remember_processed(settings["config"]["year"], max(fills), context["run_id"])
+        return result
+
+    settings = validate_params()
+    units = plan(settings)
+    done = process.expand(unit=units)
+    summary(settings, units).set_upstream(done)
+
+
+lumi_followup()

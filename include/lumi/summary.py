@@ -1,0 +1,112 @@
+"""The per-run summary: one row per fill (state, key numbers) and an overview figure."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from include.core import atomic
+from include.lumi import PRODUCTION
+from include.lumi.products import FillProducts
+
+
+def run_key(run_id: str) -> str:
+    """A folder name from an Airflow run id (``manual__2026-01-01T00:00:00+00:00`` -> safe)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)[:128] or "run"
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 3600
+
+
+def fill_row(output_root: Path, fill: int) -> dict[str, Any]:
+    """Key numbers of one fill from its report and product JSON files (missing ones -> None)."""
+    p = FillProducts(fill, output_root / PRODUCTION / f"fill_{fill}")
+    report = _json(p.workdir / "report.json")
+    failed = [s for s in report.get("steps", []) if s.get("state") == "failed"]
+    sb = _json(p.sb_json).get("summary", {})
+    calc, meas = _json(p.lumi_calc_json), _json(p.lumi_meas_json)
+    fits = _json(p.fits_json).get("median", {})
+    tau_b1 = (sb.get("intensity_lifetime_start_h") or {}).get("1")
+    return {
+        "fill": fill,
+        "ok": bool(report.get("ok", False)),
+        "ran": ",".join(report.get("ran", [])),
+        "failed": "; ".join(f"{s['step']}: {s['error']}" for s in failed) or ("no report" if not report else ""),
+        "skip_massi": report.get("skip_massi"),
+        "seconds": report.get("seconds"),
+        "n_coll": sb.get("n_coll"),
+        "emit_h_start_um": sb.get("emit_h_start_um"),
+        "emit_v_start_um": sb.get("emit_v_start_um"),
+        "intensity_start": sb.get("intensity_start"),
+        "bl_4sigma_start_ns": sb.get("bl_4sigma_start_ns"),
+        "intensity_lifetime_b1_h": tau_b1,
+        "peak_calc_ATLAS_cm2s": calc.get("peak_total_ATLAS_cm2s"),
+        "peak_meas_ATLAS_cm2s": meas.get("peak_total_ATLAS_cm2s"),
+        "peak_meas_CMS_cm2s": meas.get("peak_total_CMS_cm2s"),
+        "integrated_meas_ATLAS_pb": meas.get("integrated_ATLAS_pb"),
+        "tau_lumi_meas_ATLAS_full_h": _hours(fits.get("ATLAS/tau_lumi_meas_coll_full")),
+    }
+
+
+def write_summary(output_root: Path, run_id: str, fills: list[int], params: dict[str, Any]) -> dict[str, Any]:
+    """Write ``<output>/lumi_followup/runs/<run>/summary.{parquet,csv,json}`` and ``overview.png``."""
+    folder = output_root / PRODUCTION / "runs" / run_key(run_id)
+    table = pd.DataFrame([fill_row(output_root, f) for f in sorted(fills)])
+    if table.empty:
+        table = pd.DataFrame(columns=["fill", "ok", "failed"])
+    with atomic.atomic_path(folder / "summary.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    with atomic.atomic_path(folder / "summary.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    _overview(table, folder / "overview.png")
+    failed = table[~table["ok"].astype(bool)] if len(table) else table
+    result = {
+        "run_id": run_id,
+        "params": params,
+        "fills": [int(f) for f in table["fill"]],
+        "ok": int(len(table) - len(failed)),
+        "failed": {int(r.fill): r.failed for r in failed.itertuples()},
+        "folder": str(folder),
+    }
+    atomic.write_json(folder / "summary.json", result)
+    return result
+
+
+def _overview(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    x = table["fill"].astype(int).astype(str) if len(table) else []
+    for ax, (col, label, scale) in zip(
+        axes,
+        (
+            ("peak_meas_ATLAS_cm2s", "Peak L ATLAS [1e34 cm⁻²s⁻¹]", 1e-34),
+            ("integrated_meas_ATLAS_pb", "Integrated L ATLAS [pb⁻¹]", 1.0),
+            ("tau_lumi_meas_ATLAS_full_h", "−τ_L ATLAS full SB [h]", -1.0),
+        ),
+        strict=True,
+    ):
+        values = pd.to_numeric(table[col], errors="coerce") * scale if col in table else []
+        ax.bar(x, values, color=["tab:blue" if ok else "tab:red" for ok in table.get("ok", [])])
+        ax.set(xlabel="Fill", ylabel=label)
+        ax.tick_params(axis="x", rotation=45)
+    fig.suptitle(f"Luminosity follow-up: {len(table)} fills")
+    fig.tight_layout()
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)

@@ -32,15 +32,18 @@ def _parse(pairs: list[str]) -> dict[str, Any]:
 def run(params: dict[str, Any]) -> dict[str, Any]:
     """List inputs, run every group, finalize and summarize (the DAG's chain, in this process)."""
     from include.ecal_windows import pipeline
-    from include.ecal_windows.summary import summarize
 
     listing = pipeline.list_inputs(params)
-    p = listing["params"]
     results = [pipeline.run_group(params, g["job"], g["files"]) for g in listing["groups"]]
     final = pipeline.finalize_dataset(params)
-    layout = pipeline.Layout.of(p)
-    summary = summarize(layout.parquet_dir, layout.summary_dir, {"bad_inputs": listing["bad"]})
-    return {"groups": pipeline.group_results_table(results), "finalize": final, "windows": summary["windows"]}
+    summary = pipeline.summarize_dataset(params, [g["job"] for g in listing["groups"]])
+    return {
+        "groups": pipeline.group_results_table(results),
+        "bad_inputs": listing["bad"],
+        "files": final["files"],
+        "windows": summary["windows"],
+        "folder": final["folder"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

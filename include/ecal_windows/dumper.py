@@ -104,7 +104,7 @@ def open_tree(path: str | Path):
     try:
         return handle[TREE_PATH]
     except Exception as exc:
-        raise InputFileError(path, f"no tree {TREE_PATH!r} ({type(exc).__name__})") from exc
+        raise InputFileError(path, f"no readable tree {TREE_PATH!r} ({type(exc).__name__}: {exc})") from exc
 
 
 def check_input(path: str | Path, branches: list[str]) -> InputCheck:

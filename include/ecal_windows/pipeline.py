@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ CHUNK_EVENTS = 2000
 WP_FORMATS = ("correctionlib", "root_th2")
 PARQUET_COMPRESSIONS = ("zstd", "snappy")
 REPORT = "inputs_report.json"
+FINALIZE_RESULT = "finalize.json"
 
 DEFAULTS: dict[str, Any] = {
     "input_dir": "ecal_windows/electrons",
@@ -171,8 +173,15 @@ def list_inputs(params: dict[str, Any]) -> dict[str, Any]:
         "groups": groups,
         "stale_set_aside": stale,
     }
-    atomic.write_json(layout.root / REPORT, report)
+    _write_json_if_changed(layout.root / REPORT, report)
     return {**report, "params": p}
+
+
+def _write_json_if_changed(path: Path, obj: Any) -> None:
+    """Write ``obj`` unless the file already holds exactly it (a re-run touches nothing)."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+    if not path.exists() or path.read_text() != text:
+        atomic.write_text(path, text)
 
 
 def _set_aside_stale(layout: Layout, jobs: set[int]) -> list[str]:
@@ -301,32 +310,119 @@ GRAPH = StepGraph(
 )
 
 
-def run_group(params: dict[str, Any], job: int, files: list[str], steps: list[str] | None = None) -> dict[str, Any]:
+def _adopt_roots(roots: dict[str, str] | None) -> None:
+    """In an HTCondor job or container, use the roots the worker resolved (same values locally)."""
+    if not roots:
+        return
+    current = load_settings()
+    wanted = {"HEP_DATA_ROOT": roots.get("data_root", ""), "HEP_OUTPUT_ROOT": roots.get("output_root", "")}
+    if (str(current.data_root), str(current.output_root)) != (wanted["HEP_DATA_ROOT"], wanted["HEP_OUTPUT_ROOT"]):
+        os.environ.update({k: v for k, v in wanted.items() if v})
+
+
+def current_roots() -> dict[str, str]:
+    """The data and output roots of this process (passed along to remote backends)."""
+    settings = load_settings()
+    return {"data_root": str(settings.data_root), "output_root": str(settings.output_root)}
+
+
+def run_group(
+    params: dict[str, Any],
+    job: int,
+    files: list[str],
+    steps: list[str] | None = None,
+    roots: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run the stale steps of one file group (all of them with ``redo``); return the unit report."""
+    _adopt_roots(roots)
     p = validate_params(params)
     settings = load_settings()
     checked = [str(resolve_inside(f, [settings.data_root], "files", must_exist=True)) for f in files]
-    if not isinstance(job, int) or job < 1:
+    if not isinstance(job, int) or isinstance(job, bool) or job < 1:
         raise ParamError("job", f"{job!r} must be an integer >= 1")
     layout = Layout.of(p)
-    ctx = UnitContext(
-        PRODUCTION, f"{p['output_dir']}/{job:04d}", layout.group_dir(job), {**p, "job": job, "files": checked}
-    )
+    unit = f"{p['output_dir']}/{job:04d}"
+    ctx = UnitContext(PRODUCTION, unit, layout.group_dir(job), {**p, "job": job, "files": checked})
     report = GRAPH.run_unit(ctx, FORCE_ALL if p["redo"] else None, only=steps, raise_on_failure=True)
-    out = report.to_dict()
-    out["job"] = job
-    return out
+    return {**report.to_dict(), "job": job, "files": checked}
 
 
-def finalize_dataset(params: dict[str, Any]) -> dict[str, Any]:
-    """Finalize the parquet folder (one schema, ``_common_metadata``, ``_metadata``)."""
+# -- the dataset: finalize and summary --------------------------------------------------------
+
+
+def _dataset_ctx(p: dict[str, Any], extra: dict[str, Any]) -> UnitContext:
+    return UnitContext(PRODUCTION, p["output_dir"], Layout.of(p).root, {**p, **extra})
+
+
+def _run_finalize(ctx: UnitContext) -> dict[str, Any]:
     from include.ecal_windows import parquet
     from include.ecal_windows.schema import load_features
 
+    layout = Layout.of(ctx.params)
+    result = parquet.finalize(layout.parquet_dir, load_features(ctx.params["features_file"] or None))
+    atomic.write_json(layout.root / FINALIZE_RESULT, {**result, "folder": str(layout.parquet_dir)})
+    return result
+
+
+def _run_summary(ctx: UnitContext) -> dict[str, Any]:
+    from include.ecal_windows.summary import summarize
+
+    layout = Layout.of(ctx.params)
+    extra = {"bad_inputs": ctx.params["bad_inputs"], "failed_groups": ctx.params["failed_groups"]}
+    return summarize(layout.parquet_dir, layout.summary_dir, extra)
+
+
+def _parquet_inputs(ctx: UnitContext) -> list[Path]:
+    from include.ecal_windows.parquet import dataset_files
+
+    return dataset_files(Layout.of(ctx.params).parquet_dir)
+
+
+def _finalize_outputs(ctx: UnitContext) -> list[Path]:
+    layout = Layout.of(ctx.params)
+    names = ("_common_metadata", "_metadata", "dataset_metadata.txt")
+    return [layout.parquet_dir / n for n in names] + [layout.root / FINALIZE_RESULT]
+
+
+DATASET_GRAPH = StepGraph(
+    PRODUCTION,
+    [
+        Step(
+            "finalize",
+            run=_run_finalize,
+            outputs=_finalize_outputs,
+            inputs=_parquet_inputs,
+            params=lambda c: {"features_file": c.params["features_file"]},
+        ),
+        Step(
+            "summary",
+            run=_run_summary,
+            requires=("finalize",),
+            outputs=lambda c: [Layout.of(c.params).summary_dir / n for n in ("summary.json", "counts.csv")],
+            params=lambda c: {k: c.params[k] for k in ("bad_inputs", "failed_groups")},
+        ),
+    ],
+)
+
+
+def finalize_dataset(params: dict[str, Any]) -> dict[str, Any]:
+    """Finalize the parquet folder (one schema, ``_common_metadata``, ``_metadata``); skip if fresh."""
+    p = validate_params(params)
+    ctx = _dataset_ctx(p, {"bad_inputs": [], "failed_groups": []})
+    DATASET_GRAPH.run_unit(ctx, "finalize" if p["redo"] else None, only=["finalize"], raise_on_failure=True)
+    return json.loads((Layout.of(p).root / FINALIZE_RESULT).read_text())
+
+
+def summarize_dataset(params: dict[str, Any], planned_jobs: list[int]) -> dict[str, Any]:
+    """Summary of the finalized dataset; lists refused inputs and planned groups without parquet."""
     p = validate_params(params)
     layout = Layout.of(p)
-    result = parquet.finalize(layout.parquet_dir, load_features(p["features_file"] or None))
-    return {**result, "folder": str(layout.parquet_dir)}
+    report = json.loads((layout.root / REPORT).read_text())
+    failed = [job for job in planned_jobs if not layout.parquet(job).exists()]
+    bad = [{"path": b["path"], "problem": b["problem"]} for b in report["bad"]]
+    ctx = _dataset_ctx(p, {"bad_inputs": bad, "failed_groups": failed})
+    DATASET_GRAPH.run_unit(ctx, "summary" if p["redo"] else None, only=["summary"], raise_on_failure=True)
+    return json.loads((layout.summary_dir / "summary.json").read_text())
 
 
 def dataset_digest(folder: Path) -> str:
@@ -351,7 +447,3 @@ def group_results_table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)

@@ -1,0 +1,170 @@
+"""``ecal_windows_dataset`` end to end with ``dag.test()`` on generated dumper files, and its form."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILE = REPO / "dags" / "ecal_windows_dataset.py"
+
+
+def _load_dag(retries: int | None = 0) -> Any:
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.dags["ecal_windows_dataset"]
+    if retries is not None:
+        for task in dag.tasks:
+            task.retries = retries
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "dags-folder", None)
+    return dag
+
+
+def _states(run: Any) -> dict[str, list[str]]:
+    from airflow.utils.session import create_session
+
+    states: dict[str, list[str]] = {}
+    with create_session() as session:
+        for ti in run.get_task_instances(session=session):
+            states.setdefault(ti.task_id, []).append(str(ti.state))
+    return states
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from include.ecal_windows.generator import generate
+
+    target = tmp_path_factory.mktemp("ecal-dag-demo") / "ecal_windows"
+    generate(target, 2017)
+    return target
+
+
+@pytest.fixture
+def data(roots: tuple[Path, Path], demo: Path) -> tuple[Path, Path]:
+    target = roots[0] / "ecal_windows"
+    shutil.copytree(demo, target)
+    good = sorted((target / "electrons").glob("*.root"))
+    (target / "electrons" / "sub").mkdir()
+    (target / "electrons" / "sub" / "corrupt.root").write_bytes(b"this is not a ROOT file" * 100)
+    (target / "electrons" / "truncated.root").write_bytes(good[0].read_bytes()[:4000])
+    return roots
+
+
+def test_literals_agree_with_the_package() -> None:
+    from include.core import paths
+    from include.ecal_windows import config, pipeline
+
+    spec = importlib.util.spec_from_file_location("ecal_dag_module", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert list(config.STRATEGIES) == module.STRATEGIES
+    assert paths._SAFE_NAME.pattern == module.SAFE_NAME
+    dag = _load_dag(None)
+    assert set(dag.params) == {*pipeline.DEFAULTS, "backend"}
+    for name, value in pipeline.DEFAULTS.items():
+        assert dag.params[name] == value, name
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("flavour", 13),
+        ("files_per_group", 0),
+        ("output_dir", "a;b"),
+        ("output_dir", "../up"),
+        ("window_version", "v4"),
+        ("maxnocalow", -1),
+        ("assoc_strategy", "best_guess"),
+        ("backend", "apptainer"),
+    ],
+)
+def test_form_rejects_invalid_values(name: str, value: Any) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(_load_dag(None).params)
+    with pytest.raises(ParamValidationError, match=f"Invalid input for param {name}"):
+        params[name] = value
+        params.validate()
+
+
+def _expected_windows(data_root: Path, conf: dict[str, Any]) -> int:
+    from include.ecal_windows import pipeline
+    from include.ecal_windows.dumper import needed_branches, read_events
+    from include.ecal_windows.windows import compute_windows
+    from include.ecal_windows.workingpoint import load_working_point
+
+    p = pipeline.validate_params(conf)
+    wp = load_working_point(p["wp_file"])
+    total = 0
+    for path in sorted((data_root / "ecal_windows" / "electrons").glob("dumper_*.root")):
+        total += compute_windows(read_events(path, needed_branches()), pipeline.window_config(p), wp).n_windows
+    return total
+
+
+@pytest.mark.slow
+def test_dag_end_to_end(data: tuple[Path, Path]) -> None:
+    import pyarrow.dataset as ds
+
+    data_root, output = data
+    dag = _load_dag()
+    conf = {"files_per_group": 3, "maxnocalow": 2, "overlap": True, "output_dir": "ele", "backend": "local"}
+    run = dag.test(run_conf=conf)
+    states = _states(run)
+    assert str(run.state) == "success", states
+    assert states["windows"] == ["success", "success"] and states["to_parquet"] == ["success", "success"]
+    out = output / "ecal_windows_dataset" / "ele"
+    report = json.loads((out / "inputs_report.json").read_text())
+    assert [Path(b["path"]).name for b in report["bad"]] == ["corrupt.root", "truncated.root"]
+    assert all(b["problem"] for b in report["bad"]) and len(report["good"]) == 4
+    assert [g["job"] for g in report["groups"]] == [1, 2] and [len(g["files"]) for g in report["groups"]] == [3, 1]
+    expected = _expected_windows(data_root, {k: v for k, v in conf.items() if k != "backend"})
+    parquet_dir = out / "parquet"
+    assert sorted(p.name for p in parquet_dir.glob("*.parquet")) == ["records_1.parquet", "records_2.parquet"]
+    assert ds.parquet_dataset(str(parquet_dir / "_metadata")).count_rows() == expected > 100
+    summary = json.loads((out / "summary" / "summary.json").read_text())
+    assert summary["windows"] == expected == summary["matched"] + summary["unmatched"]
+    assert sum(r["windows"] for r in summary["per_flavour_region"]) == expected
+    assert {r["flavour"] for r in summary["per_flavour_region"]} == {11}
+    assert all(r["windows"] > 0 for r in summary["per_flavour_region"])  # EB and both EE regions
+    assert len(summary["bad_inputs"]) == 2 and summary["failed_groups"] == []
+    assert all(Path(p).stat().st_size > 1000 for p in summary["plots"])
+    for job in (1, 2):
+        group = out / "groups" / f"{job:04d}"
+        assert (group / f"clusters_data_{job}.ndjson.gz").stat().st_size > 0
+        rows = (group / f"clusters_data_{job}.meta.csv").read_text().splitlines()
+        assert (
+            rows[0] == "n_windows_matched;n_windows_nomatched;n_seeds_good;n_seeds_bad_calo_position;"
+            "n_seeds_in_other_window"
+        )
+        assert len(rows) == 1 + 150 * len(report["groups"][job - 1]["files"])
+        assert (group / "windows.manifest.json").exists() and (group / "parquet.manifest.json").exists()
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+
+    again = dag.test(run_conf=conf)
+    assert str(again.state) == "success"
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before  # finished groups, finalize and summary are skipped
+
+    redo = dag.test(run_conf={**conf, "redo": True})
+    assert str(redo.state) == "success"
+    for path, (mtime, content) in before.items():
+        if path.suffix in (".parquet", ".gz", ".csv") or path.name.endswith("provenance.json"):
+            assert path.stat().st_mtime_ns != mtime and path.read_bytes() == content, path  # rebuilt, same bytes
+
+
+def test_dag_refuses_paths_outside_the_data_root(data: tuple[Path, Path]) -> None:
+    dag = _load_dag()
+    for conf in ({"input_dir": "/etc"}, {"wp_file": "../../x.json"}):
+        run = dag.test(run_conf=conf)
+        assert str(run.state) == "failed"
+        assert _states(run)["validate_params"] == ["failed"]

@@ -177,18 +177,23 @@ class HTCondorHook(BaseHook):
         self.queries += 1
         return Submitted(int(result.cluster()), int(result.first_proc()), int(result.num_procs()), self.schedd_name)
 
-    def find_batch(self, names: Collection[str], *, history: bool = False) -> dict[int, list[str]]:
-        """Clusters whose ``JobBatchName`` is one of ``names``: {cluster: [job ids]} (queue, opt. history)."""
+    def find_batch(self, names: Collection[str], *, history: bool = False) -> dict[int, dict[str, int]]:
+        """Clusters whose ``JobBatchName`` is one of ``names`` (queue, optionally history).
+
+        Returns {cluster: {job id: item index}}; the item is ``HepItem`` (else the proc id).
+        """
         if not names:
             return {}
         constraint = " || ".join(f"JobBatchName == {classad_string(n)}" for n in names)
-        ads = self._query(constraint, ["ClusterId", "ProcId", "JobBatchName"])
+        projection = ["ClusterId", "ProcId", "JobBatchName", "HepItem"]
+        ads = self._query(constraint, projection)
         if history:
-            ads += self._history(constraint, ["ClusterId", "ProcId", "JobBatchName"])
-        found: dict[int, set[str]] = {}
+            ads += self._history(constraint, projection)
+        found: dict[int, dict[str, int]] = {}
         for ad in ads:
-            found.setdefault(int(ad["ClusterId"]), set()).add(f"{ad['ClusterId']}.{ad['ProcId']}")
-        return {c: sorted(ids, key=lambda j: split_job_id(j)[1]) for c, ids in sorted(found.items())}
+            item = ad.get("HepItem", ad["ProcId"])
+            found.setdefault(int(ad["ClusterId"]), {})[f"{ad['ClusterId']}.{ad['ProcId']}"] = int(item)
+        return {c: dict(sorted(p.items(), key=lambda kv: split_job_id(kv[0]))) for c, p in sorted(found.items())}
 
     # -- queries -------------------------------------------------------------------------
     def _query(self, constraint: str, projection: list[str]) -> list[dict[str, Any]]:

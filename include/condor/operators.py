@@ -154,10 +154,8 @@ class HTCondorJobOperator(BaseOperator):
             extra=extra,
         )
 
-    def _items(self) -> list[dict[str, str]] | None:
-        if self.proc_arguments is None:
-            return None
-        return items_for_argvs(self.proc_arguments, self.proc_vars)
+    def _item_count(self) -> int:
+        return 1 if self.proc_arguments is None else len(self.proc_arguments)
 
     def _store(self, context: Any, job: dict[str, Any]) -> None:
         store = context.get("task_state_store")
@@ -169,13 +167,44 @@ class HTCondorJobOperator(BaseOperator):
         store.set(STATE_KEY, job, retention=NEVER_EXPIRE)
 
     def _submit(
-        self, hook: HTCondorHook, batch: str, workdir: Path, items: list[dict[str, str]] | None, memory_mb: int
-    ) -> Submitted:
+        self, hook: HTCondorHook, batch: str, workdir: Path, item_ids: Sequence[int], memory_mb: int
+    ) -> tuple[Submitted, dict[str, int]]:
+        """Submit the given items as one cluster; returns it and {job id: item index}.
+
+        Every proc carries its item index as ``HepItem``, so a cluster found again by its
+        batch name maps back to its items.
+        """
         (workdir / "out").mkdir(parents=True, exist_ok=True)
         desc = build_submit(self._spec(memory_mb), workdir=workdir, batch=batch)
-        if items is not None:
-            return hook.submit(cluster_template(desc), itemdata=items)
-        return hook.submit(desc)
+        if self.proc_arguments is None:
+            desc["My.HepItem"] = "0"
+            sub = hook.submit(desc)
+        else:
+            items = items_for_argvs(self.proc_arguments, self.proc_vars)
+            template = cluster_template(desc)
+            template["My.HepItem"] = "$(hep_item)"
+            sub = hook.submit(template, itemdata=[{**items[i], "hep_item": str(i)} for i in item_ids])
+        return sub, dict(zip(sub.job_ids, item_ids, strict=True))
+
+    def _resubmit(
+        self, context: Any, job: dict[str, Any], job_ids: list[str], batch: str, memory_mb: int, why: str
+    ) -> dict[str, Any]:
+        """Submit the items of ``job_ids`` again as a new cluster; returns the stored job record."""
+        item_ids = sorted({job["jobs"][j] for j in job_ids})
+        sub, mapping = self._submit(self.hook(job), batch, Path(job["workdir"]), item_ids, memory_mb)
+        jobs = {j: i for j, i in job["jobs"].items() if i not in item_ids}
+        jobs.update(mapping)
+        job = {**job, "jobs": jobs, "memory_mb": memory_mb, "batch": batch}
+        self._store(context, job)
+        self.log.warning(
+            "Resubmitted %d item(s) (%s) as cluster %d on schedd %s with request_memory %d MB",
+            len(item_ids),
+            why,
+            sub.cluster,
+            sub.schedd,
+            memory_mb,
+        )
+        return job
 
     # -- execute ---------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
@@ -198,7 +227,16 @@ class HTCondorJobOperator(BaseOperator):
             if job["jobs"] and all(j in states and states[j].succeeded for j in job["jobs"]):
                 self.log.info("Cluster(s) %s already succeeded; not submitting again", _clusters(job))
                 return self._result(job)
-            self.log.warning("Stored cluster(s) %s did not succeed; submitting again", _clusters(job))
+            failed = [j for j in job["jobs"] if not (j in states and states[j].succeeded)]
+            self.log.warning(
+                "Stored cluster(s) %s: %d of %d proc(s) did not succeed; submitting only those again",
+                _clusters(job),
+                len(failed),
+                len(job["jobs"]),
+            )
+            job = self._resubmit(context, job, failed, batch, self.request_memory_mb, "retry of failed procs")
+            self._after_submit(context, job)
+            return self._defer(job)
         else:
             lost = hook.find_batch(names)
             if lost:
@@ -211,8 +249,7 @@ class HTCondorJobOperator(BaseOperator):
                 self._store(context, job)
                 return self._defer(job)
         workdir = self._workdir(batch)
-        items = self._items()
-        sub = self._submit(hook, batch, workdir, items, self.request_memory_mb)
+        sub, mapping = self._submit(hook, batch, workdir, range(self._item_count()), self.request_memory_mb)
         job = {
             "schedd": sub.schedd,
             "schedd_hint": hook.schedd_name_hint or "",
@@ -221,7 +258,7 @@ class HTCondorJobOperator(BaseOperator):
             "workdir": str(workdir),
             "log": str(workdir / "events.log"),
             "memory_mb": self.request_memory_mb,
-            "jobs": {j: i for i, j in enumerate(sub.job_ids)},
+            "jobs": mapping,
         }
         self._store(context, job)
         self.log.info(
@@ -238,8 +275,7 @@ class HTCondorJobOperator(BaseOperator):
     def _after_submit(self, context: Any, job: dict[str, Any]) -> None:
         """Called after the job record is stored and before deferring (a test seam)."""
 
-    def _adopt(self, hook: HTCondorHook, batch: str, lost: dict[int, list[str]]) -> dict[str, Any]:
-        job_ids = [j for ids in lost.values() for j in ids]
+    def _adopt(self, hook: HTCondorHook, batch: str, lost: dict[int, dict[str, int]]) -> dict[str, Any]:
         workdir = self._workdir(batch)
         return {
             "schedd": hook.schedd_name,
@@ -249,7 +285,7 @@ class HTCondorJobOperator(BaseOperator):
             "workdir": str(workdir),
             "log": str(workdir / "events.log"),
             "memory_mb": self.request_memory_mb,
-            "jobs": {j: split_job_id(j)[1] for j in job_ids},
+            "jobs": {j: item for procs in lost.values() for j, item in procs.items()},
         }
 
     def _defer(self, job: dict[str, Any]) -> None:
@@ -304,32 +340,13 @@ class HTCondorJobOperator(BaseOperator):
         if event.get("action") == "resubmit_memory":
             new_mb = self.hold_policy.next_memory(int(job.get("memory_mb", self.request_memory_mb)))
             if new_mb is not None:
-                return self._resubmit_memory(context, job, held, new_mb, hook)
+                hook.remove(held, f"memory exceeded; resubmitting with {new_mb} MB")
+                job = self._resubmit(context, job, held, job["batch"] + f".mem{new_mb}", new_mb, "held for memory")
+                return self._defer(job)
             self.log.error("request_memory is at the cap (%d MB); failing", self.hold_policy.memory_cap_mb)
         with contextlib.suppress(Exception):
             hook.remove(list(job["jobs"]), "held-job policy: failing the task")
         raise AirflowException(f"held job(s) removed after policy '{self.hold_policy.action}': {event.get('message')}")
-
-    def _resubmit_memory(
-        self, context: Any, job: dict[str, Any], held: list[str], new_mb: int, hook: HTCondorHook
-    ) -> None:
-        hook.remove(held, f"memory exceeded; resubmitting with {new_mb} MB")
-        items = self._items()
-        item_ids = [job["jobs"][j] for j in held]
-        batch = job["batch"] + f".mem{new_mb}"
-        sub_items = [items[i] for i in item_ids] if items is not None else None
-        sub = self._submit(hook, batch, Path(job["workdir"]), sub_items, new_mb)
-        jobs = {j: i for j, i in job["jobs"].items() if j not in held}
-        jobs.update(dict(zip(sub.job_ids, item_ids, strict=True)))
-        job = {**job, "jobs": jobs, "memory_mb": new_mb}
-        self._store(context, job)
-        self.log.warning(
-            "Resubmitted %d proc(s) held for memory as cluster %d with request_memory %d MB",
-            len(held),
-            sub.cluster,
-            new_mb,
-        )
-        return self._defer(job)
 
     def _failure_message(self, job: dict[str, Any], failed: list[ProcState]) -> str:
         lines = [f"{len(failed)} of {len(job['jobs'])} proc(s) failed on schedd {job['schedd']}:"]

@@ -317,6 +317,29 @@ def test_retry_after_worker_crash_reconnects(
     assert (workdir / "done.txt").read_text().strip() == "finished"
 
 
+def test_retry_resubmits_only_the_failed_procs(pool: str, workdir: Path, capfd) -> None:
+    script = 'if [ "$1" = 1 ] && [ ! -e marker ]; then touch marker; exit 3; fi; mktemp "ran_$1.XXXXXX"'
+    _dr, tis = run_dag(
+        "subset",
+        lambda: operator(
+            task_id="subset",
+            executable="/bin/sh",
+            proc_arguments=[["-c", script, "sh", str(i)] for i in range(3)],
+            workdir=str(workdir),
+            shared_fs=True,
+            retries=1,
+            retry_delay=timedelta(seconds=0),
+        ),
+    )
+    text = texts(capfd)
+    assert tis["subset"].state == "success", text[-3000:]
+    assert tis["subset"].try_number == 2
+    assert "1 of 3 proc(s) did not succeed; submitting only those again" in text
+    assert (workdir / "marker").exists()
+    for item in range(3):  # each item ran to success exactly once
+        assert len(list(workdir.glob(f"ran_{item}.*"))) == 1
+
+
 def test_container_universe_runs_a_sif(pool: str, workdir: Path, busybox_sif: Path, capfd) -> None:
     (workdir / "in.txt").write_text("from the host")
     _dr, tis = run_dag(

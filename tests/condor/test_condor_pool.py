@@ -42,7 +42,7 @@ def test_batched_query_history_fallback_and_batch_lookup(hook: HTCondorHook, wor
     sub = sleeper(hook, workdir, seconds=1, count=3)
     assert sub.job_ids == [f"{sub.cluster}.{p}" for p in range(3)]
     found = hook.find_batch([f"test-sleeper-{workdir.name}"])
-    assert found == {sub.cluster: sub.job_ids}
+    assert found == {sub.cluster: {j: i for i, j in enumerate(sub.job_ids)}}
     states = wait_state(hook, sub.job_ids, State.TERMINATED)  # from history once they left the queue
     assert all(st.succeeded for st in states.values())
     before = hook.queries

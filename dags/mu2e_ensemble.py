@@ -26,7 +26,7 @@ PROCESSES = [
     "IPAMichel",
 ]
 DEFAULT_PROCESSES = ["CRYCosmic", "DIO", "RPCExternal", "RPCInternal", "RMCExternal", "RMCInternal", "IPAMichel"]
-FORCE_CHOICES = ["none", "all", "normalize", "campaign", "jobs", "mix", "validate", "summary"]
+FORCE_CHOICES = ["none", "all", "normalize", "campaign", "jobs", "mix", "art", "validate", "summary"]
 ENSEMBLE = Asset(name="mu2e_ensemble_outputs", uri="file:///hep-productions/mu2e_ensemble")
 
 DOC = """
@@ -43,7 +43,10 @@ a process needs more events than its inputs hold (the message lists each short p
 the ledger database, so no input event is used twice; **run** mixes each job (mapped, on the
 worker or as an HTCondor job) into a ROOT or parquet file with truth columns; **validate**
 compares the counts per process with the Poisson expectation (χ²) and checks that every
-(file, entry) is used once; **summary** writes `summary.csv`, `summary.json` and a plot. Outputs:
+(file, entry) is used once; with `stage2 = art` the jobs are instead the SamplingInput template,
+the job tar (`cnf.<owner>.ensemble<TAG>.<dsconf>.0.tar`) and one fcl per job, run as
+`mu2e -c mu2e.fcl` in the Mu2e image, and validate audits the end-of-job summaries (`audit.csv`);
+**summary** writes `summary.csv`, `summary.json` and a plot. Outputs:
 `<output root>/mu2e_ensemble/<TAG>/` (jobs in `job_<j>/`). Re-triggering the same form re-uses
 finished steps; `force` re-runs a step and everything downstream of it.
 """
@@ -159,6 +162,29 @@ finished steps; `force` re-runs a step and everything downstream of it.
             description="SQLAlchemy URL of the ledger of used input entries; empty: SQLite in the output root "
             "(production: postgresql+psycopg2://...).",
         ),
+        "stage2": Param(
+            "native",
+            type="string",
+            enum=["native", "art"],
+            title="Stage 2",
+            description="native: mix the flat ntuples in Python with the ledger (no event used twice); art: write "
+            "the SamplingInput fcl and job definition and run `mu2e -c` per job in the Mu2e image.",
+        ),
+        "art_image": Param(
+            "mu2e/images/mu2e-standin.sif",
+            type="string",
+            minLength=1,
+            title="Mu2e image (art)",
+            description="SIF of the Mu2e image for stage2=art, relative to (or inside) the data root; the default is "
+            "the local stand-in built by docker/images/mu2e/build.sh.",
+        ),
+        "owner": Param(
+            "",
+            type="string",
+            pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,63})?$",
+            title="Dataset owner (art)",
+            description="dsowner of the job definition; empty: the submitting user (mu2epro maps to mu2e).",
+        ),
         "backend": dagkit.backend_param(choices=("local", "condor")),
         "force": dagkit.force_param(FORCE_CHOICES),
     },
@@ -195,7 +221,8 @@ def mu2e_ensemble() -> None:
 
     @task(max_active_tis_per_dagrun=8)
     def run_job(conf: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
-        """Mix one job on the chosen backend (a finished job is not run again)."""
+        """One job on the chosen backend: native mixing, or `mu2e -c` in the image (a finished job is not
+        run again)."""
         from include.core.backends import TaskCall, run_call
 
         params = get_current_context()["params"]

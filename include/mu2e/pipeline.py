@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
+from include.apptainer.command import find_apptainer
 from include.core import atomic
 from include.core.errors import ParamError, ProductionError
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
@@ -31,6 +33,7 @@ from include.mu2e.ntuple import dataset_files
 from include.settings import load_settings
 
 PRODUCTION = "mu2e_ensemble"
+STAGE2 = ("native", "art")
 DEFAULT_MIN_P = 1e-3
 
 
@@ -77,6 +80,19 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
         run=int(conf.get("run", 1430)),
         norm=norm,
     )
+    stage2 = conf.get("stage2", "native")
+    if stage2 not in STAGE2:
+        raise ParamError("stage2", f"{stage2!r} is not one of {', '.join(STAGE2)}")
+    art: dict[str, Any] = {}
+    if stage2 == "art":
+        image = str(conf.get("art_image") or "mu2e/images/mu2e-standin.sif")
+        reject_shell_metacharacters(image, "art_image")
+        owner = conf.get("owner") or ""
+        art = {
+            "art_image": str(resolve_inside(image, [settings.data_root], "art_image", must_exist=True)),
+            "apptainer": find_apptainer(),
+            "owner": safe_name(owner, "owner") if owner else "",
+        }
     min_p = float(conf.get("min_p", DEFAULT_MIN_P))
     if not (0 <= min_p < 0.5):
         raise ParamError("min_p", f"{min_p} must be within [0, 0.5)")
@@ -87,6 +103,8 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
         "output_format": fmt,
         "ledger_url": url,
         "min_p": min_p,
+        "stage2": stage2,
+        **art,
     }
 
 
@@ -144,6 +162,8 @@ def _campaign_inputs(ctx: UnitContext) -> list[Path]:
 
 def _jobs(ctx: UnitContext) -> dict[str, Any]:
     record = _load(ctx.path(f"{_tag(ctx)}.json"))
+    if ctx.params.get("stage2") == "art":
+        return art_jobs(ctx, record)
     plan = build_plan(record, fmt=ctx.params["output_format"], ledger_url=ctx.params["ledger_url"])
     atomic.write_json(ctx.path("jobs.json"), plan)
     return {"ensemble": plan["ensemble"], "njobs": plan["njobs"]}
@@ -155,7 +175,10 @@ def _job_count_files(ctx: UnitContext) -> list[Path]:
 
 
 def _validate(ctx: UnitContext) -> dict[str, Any]:
-    result = check_ensemble(ctx.workdir, ctx.params["ledger_url"], ctx.params["min_p"])
+    if ctx.params.get("stage2") == "art":
+        result = audit_art(ctx.workdir, _tag(ctx))
+    else:
+        result = check_ensemble(ctx.workdir, ctx.params["ledger_url"], ctx.params["min_p"])
     atomic.write_json(ctx.path("validation.json"), result)
     if not result["ok"]:
         raise EnsembleValidationError("; ".join(result["problems"]))
@@ -183,7 +206,7 @@ CAMPAIGN = StepGraph(
             _jobs,
             lambda c: [c.path("jobs.json")],
             requires=("campaign",),
-            params=lambda c: {k: c.params[k] for k in ("output_format", "ledger_url")},
+            params=lambda c: {k: c.params.get(k) for k in ("output_format", "ledger_url", "stage2", "owner")},
         ),
         Step(
             "validate",
@@ -191,7 +214,7 @@ CAMPAIGN = StepGraph(
             lambda c: [c.path("validation.json")],
             requires=("jobs",),
             inputs=_job_count_files,
-            params=lambda c: {"min_p": c.params["min_p"]},
+            params=lambda c: {"min_p": c.params["min_p"], "stage2": c.params.get("stage2")},
         ),
         Step(
             "summary",
@@ -219,6 +242,10 @@ def _mix_outputs(ctx: UnitContext) -> list[Path]:
     return [ctx.path("counts.json"), ctx.path(_load(plan_path)["jobs"][ctx.params["index"]]["output"])]
 
 
+def _is_art(ctx: UnitContext) -> bool:
+    return ctx.params.get("stage2") == "art"
+
+
 JOB = StepGraph(
     PRODUCTION,
     [
@@ -228,7 +255,16 @@ JOB = StepGraph(
             _mix_outputs,
             inputs=lambda c: [c.workdir.parent / "jobs.json", c.workdir.parent / f"{_tag(c)}.json"],
             params=lambda c: {"index": c.params["index"], "ledger_url": c.params["ledger_url"]},
-        )
+            enabled=lambda c: not _is_art(c),
+        ),
+        Step(
+            "art",
+            lambda c: run_art(c),
+            lambda c: [c.path("mu2e.log"), c.path("counts.json")],
+            inputs=lambda c: [c.path("mu2e.fcl")],
+            params=lambda c: {"index": c.params["index"], "art_image": c.params.get("art_image")},
+            enabled=_is_art,
+        ),
     ],
 )
 
@@ -254,7 +290,7 @@ def run_job(conf: dict[str, Any], index: int, force: str = "none", backend: str 
         raise ParamError("index", f"{index} is not a job of this campaign (0..{conf['spec']['njobs'] - 1})")
     workdir = Path(conf["output_dir"]) / f"job_{index:04d}"
     ctx = UnitContext(PRODUCTION, f"{conf['spec']['tag']}.job_{index:04d}", workdir, {**conf, "index": index}, backend)
-    force = "all" if force in ("all", "mix") else "none"
+    force = "all" if force in ("all", "mix", "art") else "none"
     report = JOB.run_unit(ctx, force).to_dict()
     report["counts"] = _load(workdir / "counts.json")["counts"]
     return report
@@ -268,6 +304,88 @@ def run_all(conf: dict[str, Any], force: str = "none") -> dict[str, Any]:
     run_campaign_step(conf, "validate", force)
     run_campaign_step(conf, "summary", force)
     return {"jobs": jobs, "summary": _load(Path(conf["output_dir"]) / "summary.json")}
+
+
+# -- art backend -------------------------------------------------------------------------------------
+
+
+def art_jobs(ctx: UnitContext, record: dict[str, Any]) -> dict[str, Any]:
+    """Template, job tar, per-job fcl; the inputs of job j copied into its folder (the grid's copy-in)."""
+    from include.mu2e.art import write_jobdef
+
+    result = write_jobdef(record, ctx.workdir, owner=ctx.params.get("owner") or None)
+    data_dir = Path(ctx.params["data_dir"])
+    jobs = []
+    for job in result["jobs"]:
+        job_dir = Path(job["fcl"]).parent
+        for rel in job["inputs"]:
+            target = job_dir / Path(rel).name
+            if not target.exists():
+                with atomic.atomic_path(target) as tmp:
+                    shutil.copyfile(data_dir / rel, tmp)
+        jobs.append({"index": job["index"], "unit": job_dir.name, "output": job["output"], "seed": job["seed"]})
+    plan = {"schema": "hep-productions/mu2e-art-jobs/1", "stage2": "art", "tag": record["tag"], "jobs": jobs}
+    atomic.write_json(ctx.path("jobs.json"), plan)
+    return {"tar": Path(result["tar"]).name, "njobs": len(jobs)}
+
+
+def run_art(ctx: UnitContext) -> dict[str, Any]:
+    """``mu2e -c mu2e.fcl`` in the image, in the job folder; the summary is parsed into counts.json."""
+    from include.apptainer.runner import run_command
+    from include.mu2e.art import parse_summary
+    from include.mu2e.image import mu2e_argv
+
+    lines: list[str] = []
+    argv = mu2e_argv(ctx.params["art_image"], ctx.workdir, executable=ctx.params.get("apptainer"))
+    result = run_command(argv, check=False, on_line=lambda _stream, line: lines.append(line))
+    atomic.write_text(ctx.path("mu2e.log"), "\n".join(lines) + "\n")
+    if not result.ok:
+        raise ProductionError(result.report())
+    summary = parse_summary("\n".join(lines))
+    plan = _load(ctx.workdir.parent / "jobs.json")
+    job = plan["jobs"][ctx.params["index"]]
+    if not ctx.path(job["output"]).is_file():
+        raise ProductionError(f"mu2e did not write {job['output']}")
+    record = {"job": job["index"], "seed": job["seed"], "output": job["output"], **summary}
+    atomic.write_json(ctx.path("counts.json"), record)
+    return {"events": summary["total"]}
+
+
+def audit_art(campaign_dir: str | Path, tag: str) -> dict[str, Any]:
+    """Spec §9 audit: Counts per dataset over all job logs vs the weights (written to audit.csv)."""
+    from include.mu2e.art import audit
+
+    campaign_dir = Path(campaign_dir)
+    plan = _load(campaign_dir / "jobs.json")
+    record = _load(campaign_dir / f"{tag}.json")
+    logs, problems, exhausted = [], [], []
+    for job in plan["jobs"]:
+        log = campaign_dir / job["unit"] / "mu2e.log"
+        if not log.is_file():
+            problems.append(f"job {job['index']}: no mu2e.log")
+            continue
+        logs.append(log.read_text())
+        counts = _load(campaign_dir / job["unit"] / "counts.json")
+        if any("Cosmic" not in label for label in counts["exhausted"]):
+            exhausted.append({"job": job["index"], "exhausted": counts["exhausted"]})
+    csv, totals = audit(logs, record["weights"])
+    atomic.write_text(campaign_dir / "audit.csv", csv)
+    grand = sum(totals.values())
+    expected = {p: grand * w for p, w in record["weights"].items()}
+    stats = chi_square(totals, expected)
+    if exhausted:
+        problems.append(f"a non-cosmic dataset ran out first (livetime overstated): {exhausted}")
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "observed": totals,
+        "expected": expected,
+        "chi_square": stats,
+        "unique_events": grand,
+        "duplicates": None,
+        "ended_early": exhausted,
+        "stage2": "art",
+    }
 
 
 # -- validation and summary ----------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_literals_agree_with_the_package():
     assert module.TAG_PATTERN == naming.TAG_PATTERN
     assert module.LIVETIME_PATTERN == naming.LIVETIME_PATTERN
     assert sorted(module.PROCESSES) == sorted(normalizations.ALL_PROCESSES)
-    assert set(module.FORCE_CHOICES) == {*CAMPAIGN.force_choices, "mix"}
+    assert set(module.FORCE_CHOICES) == {*CAMPAIGN.force_choices, "mix", "art"}
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ _V1_HEADER = (
 )
 HEADERS = {"v2": "target_Z," + _V1_HEADER, "v1": _V1_HEADER}
 COLUMNS = {"v2": 10, "v1": 9}
+GZIP_LEVEL = 6  # gzip's own default: about 3x faster than Python's 9, 3% larger
 
 # Legacy exit codes of the command-line tool.
 EXIT_OK, EXIT_BAD_CLI, EXIT_BAD_OUTPUT, EXIT_OTHER = 0, 1, 2, 127
@@ -142,7 +143,7 @@ def _open_output(path: Path) -> IO[bytes]:
     raw = open(path, "wb")  # noqa: SIM115
     if path.name.endswith(".gz"):
         # gzip -n: no original name and mtime 0, so that the bytes (and checksums) are reproducible
-        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL)
     return raw
 
 

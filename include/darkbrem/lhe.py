@@ -12,7 +12,7 @@ import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from include.core.errors import InputFileError
 
@@ -22,8 +22,7 @@ APRIME_ID_V4 = 622
 APRIME_ID_V5 = 1023
 
 
-@dataclass(frozen=True, slots=True)
-class Particle:
+class Particle(NamedTuple):
     """The fields of an LHE particle line that the extraction uses (GeV)."""
 
     pdg: int
@@ -44,20 +43,33 @@ class DarkBremEvent:
     aprime: Particle
 
 
-def parse_particle(line: bytes) -> Particle | None:
-    """The particle on ``line``, or ``None`` when the line does not hold 11 such tokens."""
-    parts = line.split()
+def _particle(parts: list[bytes]) -> Particle | None:
+    """The particle of an already split line, or ``None`` unless it has 11 such tokens."""
     if len(parts) < 11:
         return None
     try:
-        pdg, status = int(parts[0]), int(parts[1])
-        for token in parts[2:6]:
-            int(token)
-        px, py, pz, e = float(parts[6]), float(parts[7]), float(parts[8]), float(parts[9])
-        float(parts[10])
+        pdg, status, _m1, _m2, _c1, _c2 = map(int, parts[:6])
+        px, py, pz, e, _mass = map(float, parts[6:11])
     except ValueError:
         return None
     return Particle(pdg, status, px, py, pz, e)
+
+
+def parse_particle(line: bytes) -> Particle | None:
+    """The particle on ``line``, or ``None`` when the line does not hold 11 such tokens."""
+    return _particle(line.split())
+
+
+def _is_incoming(parts: list[bytes]) -> bool:
+    """Cheap pre-check of status -1 (most lines are rejected here without a full parse)."""
+    if len(parts) < 11:
+        return False
+    if parts[1] == b"-1":
+        return True
+    try:
+        return int(parts[1]) == INCOMING
+    except ValueError:
+        return False
 
 
 def _znuc(line: bytes, path: Path) -> int:
@@ -88,7 +100,10 @@ def iter_events(path: str | Path, aprime_id: int) -> Iterator[DarkBremEvent]:
                 if b"Znuc" in line:
                     z = _znuc(line, path)
                     continue
-                incoming = parse_particle(line)
+                parts = line.split()
+                if not _is_incoming(parts):
+                    continue
+                incoming = _particle(parts)
                 if incoming is None or incoming.pdg not in LEPTON_IDS or incoming.status != INCOMING:
                     continue
                 next(lines, None)  # the incoming nucleus

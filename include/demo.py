@@ -28,6 +28,7 @@ GENERATORS: dict[str, str] = {
     "ecal_windows": "include.ecal_windows.generator:generate",
     "egamma_tnp": "include.tnp.demo:generate",
     "mu2e": "include.mu2e.demo:generate",
+    "ldmx_darkbrem_signal": "include.darkbrem.demo:generate",
 }
 
 MARKER = ".demo-complete.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -108,3 +109,36 @@ def test_many_calls_as_one_cluster_with_file_transfer(pool: str, workdir: Path) 
     calls = [TaskCall("include.core.paths:safe_name", {"value": f"u{i}", "param": "unit"}) for i in range(5)]
     assert run_calls(calls, workdir=workdir, shared_fs=False) == [f"u{i}" for i in range(5)]
     assert len(list(workdir.glob("result.*.json"))) == 5
+
+
+def test_connection_host_and_extra_choose_collector_and_schedd(pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = json.dumps({"conn_type": "htcondor", "host": "127.0.0.1", "port": 9618, "extra": {"schedd": pool}})
+    monkeypatch.setenv("AIRFLOW_CONN_HTCONDOR_DEFAULT", conn)
+    hook = HTCondorHook()
+    assert (hook.collector, hook.schedd_name_hint) == ("127.0.0.1:9618", pool)
+    assert hook.ping() == pool
+
+
+def test_settings_are_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_HTCONDOR_DEFAULT", raising=False)
+    monkeypatch.setenv("HEP_CONDOR_COLLECTOR", "collector.example:9619")
+    monkeypatch.setenv("HEP_CONDOR_SCHEDD", "schedd@example")
+    hook = HTCondorHook()
+    assert (hook.collector, hook.schedd_name_hint) == ("collector.example:9619", "schedd@example")
+
+
+def test_trigger_follows_an_evicted_and_requeued_job(hook: HTCondorHook, workdir: Path) -> None:
+    sub = sleeper(hook, workdir, seconds=3, count=1)
+    wait_state(hook, sub.job_ids, State.EXECUTING)
+    hook.act("Vacate", sub.job_ids, "test eviction")
+    trigger = HTCondorJobTrigger(job_ids=sub.job_ids, event_log=str(workdir / "events.log"), poll_interval=0.3)
+
+    async def first_event() -> dict:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("no event")
+
+    payload = asyncio.run(asyncio.wait_for(first_event(), timeout=120))
+    assert payload["status"] == "done" and payload["succeeded"] == sub.job_ids
+    log_state = hook.read_event_log(workdir / "events.log")[sub.job_ids[0]]
+    assert log_state.evictions >= 1 and log_state.succeeded

@@ -31,7 +31,8 @@ def run_dag(name: str, build: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     register(dag)
     dr = dag.test()
     with create_session() as session:
-        tis = {ti.task_id: ti for ti in session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dr.run_id)}
+        rows = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dr.run_id)
+        tis = {ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": ti for ti in rows}
         for ti in tis.values():
             session.expunge(ti)
     return dr, tis
@@ -369,3 +370,22 @@ def test_include_calls_as_one_cluster_through_the_operator(pool: str, workdir: P
     _dr, tis = run_dag("calls", lambda: operator(task_id="calls", **operator_kwargs(calls, workdir)))
     assert tis["calls"].state == "success", texts(capfd)[-3000:]
     assert read_results(workdir, 4) == ["unit0", "unit1", "unit2", "unit3"]
+
+
+def test_mapped_tasks_get_their_own_batch_and_workdir(pool: str, capfd) -> None:
+    from include.condor.operators import HTCondorJobOperator
+
+    _dr, tis = run_dag(
+        "mapped",
+        lambda: HTCondorJobOperator.partial(
+            task_id="mapped", executable="/bin/sh", shared_fs=True, poll_interval=0.5, expected_outputs=["marker.txt"]
+        ).expand(arguments=[["-c", f"echo {i} > marker.txt"] for i in range(2)]),
+    )
+    text = texts(capfd)
+    assert tis["mapped[0]"].state == tis["mapped[1]"].state == "success", text[-3000:]
+    submitted = [line for line in text.splitlines() if "Submitted cluster" in line]
+    assert len(submitted) == 2
+    assert ".m0." in submitted[0] + submitted[1] and ".m1." in submitted[0] + submitted[1]
+    workdirs = {line.rsplit("workdir ", 1)[1].split()[0] for line in submitted}
+    assert len(workdirs) == 2
+    assert sorted(Path(w, "marker.txt").read_text().strip() for w in workdirs) == ["0", "1"]

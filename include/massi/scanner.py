@@ -56,9 +56,10 @@ class ScanReport:
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
     queries: int = 0
+    seen_ids: list[int] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "seen_ids"}
 
 
 def experiment_of(folder: str) -> str:
@@ -102,6 +103,9 @@ def scan(
     with db.transaction() as conn:
         for seen, (action, values) in zip(files, plans, strict=True):
             _apply(db, conn, year, seen, known.get((seen.experiment, seen.archive)), action, values, report)
+        for start in range(0, len(report.seen_ids), 500):
+            ids = report.seen_ids[start : start + 500]
+            conn.execute(archives.update().where(archives.c.id.in_(ids)).values(last_seen=now))
         listed = {(f.experiment, f.archive) for f in files}
         scanned_exps = {experiment_of(f) for f in folders if (root / f).is_dir()}
         for key, row in known.items():
@@ -161,7 +165,10 @@ def _apply(
         return
     if action == "unchanged":
         report.unchanged += 1
-        conn.execute(archives.update().where(archives.c.id == row["id"]).values(**observed))
+        if (row["observed_size"], row["observed_mtime_ns"]) != (seen.size, seen.mtime_ns):
+            conn.execute(archives.update().where(archives.c.id == row["id"]).values(**observed))
+        else:
+            report.seen_ids.append(row["id"])  # last_seen is updated in bulk
         return
     if action == "new" and row is None:
         if db.insert_row(conn, _new_row(year, seen, CURRENT, 1, values["sha256"], observed)):

@@ -238,8 +238,8 @@ def test_held_job_meets_the_policy(
         cluster = int(
             next(line for line in text.splitlines() if "Submitted cluster" in line).split("cluster ")[1].split()[0]
         )
-        ads = hook.history([cluster])
-        assert ads and ads[0]["JobStatus"] == 3  # removed, not left in the queue
+        states = hook.job_states([f"{cluster}.0"])
+        assert states[f"{cluster}.0"].state == "aborted"  # removed, not left held in the queue
     else:
         assert "releasing held" in text and "released-and-ran" in text
     if policy["action"] == "wait":

@@ -107,3 +107,17 @@ def test_output_root_inside_the_allowed_root(setup: dict[str, Any]) -> None:
     campaign = validate(setup, output_root="campaigns")
     assert campaign["output_root"] == str(setup["output"] / "campaigns")
     assert cp.campaign_dir(campaign) == setup["output"] / "campaigns" / "ldmx_darkbrem_signal" / "signal"
+
+
+def test_cli_plan(setup: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from include.darkbrem.__main__ import main
+
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"masses": [0.2], "run_numbers": [4, 8]}))
+    bad.write_text(json.dumps({"masses": [0.2], "run_numbers": [4, 4]}))
+    assert main(["plan", str(good)]) == 0
+    assert [u["key"] for u in json.loads(capsys.readouterr().out)] == ["mA_0.2_run_4", "mA_0.2_run_8"]
+    assert main(["plan", str(bad)]) == 2
+    assert "run 4 appears twice" in capsys.readouterr().err

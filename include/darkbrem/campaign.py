@@ -233,6 +233,12 @@ def validate(params: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     }
 
 
+def image_digest(image: str) -> str:
+    """sha256 of a SIF file; an unpacked image directory (e.g. on CVMFS) is named, not hashed."""
+    path = Path(image)
+    return sha256_file(path) if path.is_file() else f"directory image, not hashed: {path}"
+
+
 def campaign_dir(campaign: Mapping[str, Any]) -> Path:
     """``<output root>/ldmx_darkbrem_signal/<campaign>``."""
     return Path(campaign["output_root"]) / PRODUCTION / campaign["campaign"]
@@ -246,7 +252,7 @@ def unit_key(mass_gev: float, run: int) -> str:
 def plan(campaign: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One unit per (mass, run), in mass order; image digests are computed once here."""
     version = Version.parse(campaign["generator_version"])
-    digests = {img: sha256_file(img) for img in {campaign["dbgen_image"], campaign["ldmx_image"]}}
+    digests = {img: image_digest(img) for img in {campaign["dbgen_image"], campaign["ldmx_image"]}}
     grid = energy_grid(campaign["max_energy"])
     base = campaign_dir(campaign)
     units = []

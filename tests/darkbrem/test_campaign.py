@@ -121,3 +121,10 @@ def test_cli_plan(setup: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureF
     assert [u["key"] for u in json.loads(capsys.readouterr().out)] == ["mA_0.2_run_4", "mA_0.2_run_8"]
     assert main(["plan", str(bad)]) == 2
     assert "run 4 appears twice" in capsys.readouterr().err
+
+
+def test_unpacked_image_directory_is_named_not_hashed(setup: dict[str, Any]) -> None:
+    unpacked = setup["data"] / "ldmx_darkbrem_signal" / "images" / "pro-unpacked"
+    (unpacked / "usr").mkdir(parents=True)
+    unit = cp.plan(validate(setup, masses=[0.1], runs_per_mass=1, ldmx_image=str(unpacked)))[0]
+    assert unit["ldmx_image_sha256"] == f"directory image, not hashed: {unpacked}"

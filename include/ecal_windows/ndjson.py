@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import re
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,19 +22,61 @@ from include.core.errors import InputFileError
 from include.ecal_windows.windows import META_COLUMNS
 
 TAR_MEMBER = "output.ndjson"
-_QUOTED_TOKEN = re.compile(r'"(NaN|Infinity|-Infinity)"')
+
+
+_NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _leaf(values: np.ndarray) -> list[str]:
+    """JSON tokens of a numpy column: ``float.__repr__`` like the json module, bare non-finite tokens."""
+    kind = values.dtype.kind
+    if kind == "b":
+        return np.where(values, "true", "false").tolist()
+    if kind in "iu":
+        return list(map(str, values.tolist()))
+    tokens = list(map(float.__repr__, values.astype(np.float64).tolist()))
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
+        tokens[i] = _NONFINITE[tokens[i]]
+    return tokens
+
+
+def _lists(inner: list[str], starts: np.ndarray, stops: np.ndarray) -> list[str]:
+    return ["[" + ",".join(inner[a:b]) + "]" for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
+
+
+def _render(layout: ak.contents.Content) -> list[str]:
+    """One JSON text per element of ``layout``; shared contents (gathered lists) are rendered once."""
+    if layout.parameter("__array__") == "string":
+        return [json.dumps(v) for v in ak.to_list(layout)]
+    if isinstance(layout, ak.contents.RecordArray):
+        columns = [_render(layout.content(f)) for f in layout.fields]
+        template = "{" + ",".join(f"{json.dumps(f)}:%s" for f in layout.fields) + "}"
+        return [template % row for row in zip(*columns, strict=True)]
+    if isinstance(layout, ak.contents.IndexedArray):
+        inner = _render(layout.content)
+        return [inner[i] for i in np.asarray(layout.index).tolist()]
+    if isinstance(layout, ak.contents.ListOffsetArray | ak.contents.ListArray):
+        starts, stops = np.asarray(layout.starts), np.asarray(layout.stops)
+        return _lists(_render(layout.content), starts, stops)
+    if isinstance(layout, ak.contents.RegularArray):
+        starts = np.arange(layout.length, dtype=np.int64) * layout.size
+        return _lists(_render(layout.content), starts, starts + layout.size)
+    if isinstance(layout, ak.contents.NumpyArray):
+        data = np.asarray(layout.data)
+        if data.ndim == 1:
+            return _leaf(data)
+        inner = _render(ak.contents.NumpyArray(data.reshape(-1, *data.shape[2:])))
+        starts = np.arange(len(data), dtype=np.int64) * data.shape[1]
+        return _lists(inner, starts, starts + data.shape[1])
+    raise TypeError(f"cannot write {type(layout).__name__} as JSON")
 
 
 def to_lines(records: ak.Array) -> str:
-    """The ndjson text of ``records`` (trailing newline; empty string for no records)."""
+    """The ndjson text of ``records``: compact JSON (as ``json.dumps`` with ``(",", ":")`` separators),
+    one record per line, bare ``NaN``/``Infinity``/``-Infinity``; empty string for no records."""
     if len(records) == 0:
         return ""
-    text = ak.to_json(
-        records, line_delimited=True, nan_string="NaN", posinf_string="Infinity", neginf_string="-Infinity"
-    )
-    # window_index (9 lowercase letters) is the only string field, so these tokens are never data
-    text = _QUOTED_TOKEN.sub(r"\1", text)
-    return text if text.endswith("\n") else text + "\n"
+    return "\n".join(_render(records.layout)) + "\n"
 
 
 def write_ndjson(path: str | Path, chunks: Iterable[str], compress: bool = True) -> Path:

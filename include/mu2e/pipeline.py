@@ -19,7 +19,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from include.apptainer.command import find_apptainer
 from include.core import atomic
 from include.core.errors import ParamError, ProductionError
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
@@ -90,7 +89,6 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
         owner = conf.get("owner") or ""
         art = {
             "art_image": str(resolve_inside(image, [settings.data_root], "art_image", must_exist=True)),
-            "apptainer": find_apptainer(),
             "owner": safe_name(owner, "owner") if owner else "",
         }
     min_p = float(conf.get("min_p", DEFAULT_MIN_P))
@@ -336,7 +334,7 @@ def run_art(ctx: UnitContext) -> dict[str, Any]:
     from include.mu2e.image import mu2e_argv
 
     lines: list[str] = []
-    argv = mu2e_argv(ctx.params["art_image"], ctx.workdir, executable=ctx.params.get("apptainer"))
+    argv = mu2e_argv(ctx.params["art_image"], ctx.workdir)  # the runtime of the host that runs the job
     result = run_command(argv, check=False, on_line=lambda _stream, line: lines.append(line))
     atomic.write_text(ctx.path("mu2e.log"), "\n".join(lines) + "\n")
     if not result.ok:

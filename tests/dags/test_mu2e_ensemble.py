@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "mu2e_ensemble.py"
+_POOL_CONFIG = (
+    Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool")) / "client" / "condor_config"
+)
+if not os.environ.get("CONDOR_CONFIG") and _POOL_CONFIG.is_file():
+    os.environ["CONDOR_CONFIG"] = str(_POOL_CONFIG)  # before htcondor2 is imported
 
 
 def _load_dag(retries: int | None = 0) -> Any:
@@ -145,3 +152,80 @@ def test_dag_rejects_zero_livetime_and_outside_paths(data: tuple[Path, Path]):
         run = dag.test(run_conf=conf)
         assert str(run.state) == "failed"
         assert _states(run)["validate_params"] == ["failed"]
+
+
+# -- on the personal HTCondor pool -----------------------------------------------------------------
+
+POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
+
+
+def _pool_reason(timeout: float = 20.0) -> str | None:
+    """None if a schedd answers, else why not."""
+    if not os.environ.get("CONDOR_CONFIG"):
+        return f"CONDOR_CONFIG is unset and no pool at {POOL_DIR}"
+    result: dict[str, str] = {}
+
+    def ping() -> None:
+        try:
+            from include.condor.hook import HTCondorHook
+
+            HTCondorHook(None, backoff=()).get_schedd().query("False", ["ClusterId"])
+        except Exception as exc:
+            result["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=ping, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return f"the schedd did not answer within {timeout:.0f} s"
+    return result.get("error")
+
+
+@pytest.fixture(scope="module")
+def standin_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stand-in Mu2e SIF, built once; skips without a pool, apptainer or busybox."""
+    reason = _pool_reason()
+    if reason:
+        pytest.skip(f"HTCondor pool not reachable: {reason} (bash docker/condor/start-pool.sh)")
+    from include.apptainer.images import find_busybox
+
+    runtime = shutil.which("apptainer") or str(POOL_DIR / "bin" / "apptainer")
+    if not os.access(runtime, os.X_OK) or find_busybox() is None:
+        pytest.skip(f"no apptainer ({runtime}) or busybox to build the stand-in Mu2e image")
+    from include.mu2e.image import build_standin_image
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEP_APPTAINER_BIN", runtime)
+        return build_standin_image(tmp_path_factory.mktemp("mu2e-image"))
+
+
+@pytest.mark.slow
+@pytest.mark.condor
+@pytest.mark.apptainer
+def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, monkeypatch: pytest.MonkeyPatch):
+    data_root, output = data
+    monkeypatch.setenv("HEP_APPTAINER_BIN", shutil.which("apptainer") or str(POOL_DIR / "bin" / "apptainer"))
+    images = data_root / "mu2e" / "images"
+    images.mkdir()
+    for path in standin_image.parent.iterdir():
+        shutil.copy2(path, images / path.name)
+    conf = {"tag": "MDS2a", "livetime": "30 min", "njobs": 2, "stage2": "art", "backend": "condor", "owner": "mu2epro"}
+    run = _load_dag().test(run_conf=conf)
+    assert str(run.state) == "success", _states(run)
+    out = output / "mu2e_ensemble" / "MDS2a"
+    assert (out / "cnf.mu2e.ensembleMDS2a.MDC2025af.0.tar").is_file()
+    record = json.loads((out / "MDS2a.json").read_text())
+    audit = (out / "audit.csv").read_text().splitlines()
+    assert audit[0] == "Dataset,Counts,fraction_sampled,fraction_expected,weight"
+    totals = {line.split(",")[0]: int(line.split(",")[1]) for line in audit[1:]}
+    cosmic_events = 0
+    for j in range(2):
+        job = out / f"job_{j:04d}"
+        counts = json.loads((job / "counts.json").read_text())
+        assert (job / counts["output"]).stat().st_size > 0
+        assert counts["output"] == f"dts.mu2e.ensembleMDS2a.MDC2025af.001430_{j:08d}.art"
+        assert "Total" in (job / "mu2e.log").read_text()
+        assert counts["exhausted"] == ["CRYCosmic"]  # the cosmics set the job length
+        cosmic_events += counts["counts"]["CRYCosmic"]
+    assert totals["CRYCosmic"] == cosmic_events == record["processes"]["CRYCosmic"]["reco"]
+    assert set(totals) == set(record["processes"])

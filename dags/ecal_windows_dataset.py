@@ -225,17 +225,11 @@ def ecal_windows_dataset() -> None:
         from include.core.backends import TaskCall, run_call
         from include.ecal_windows import pipeline
 
-        call = TaskCall(
-            "include.ecal_windows.pipeline:run_group",
-            {
-                "params": conf,
-                "job": unit["job"],
-                "files": unit["files"],
-                "steps": [step],
-                "roots": pipeline.current_roots(),
-            },
-        )
-        result = run_call(call, get_current_context()["params"]["backend"])
+        backend = get_current_context()["params"]["backend"]
+        kwargs = {"params": conf, "job": unit["job"], "files": unit["files"], "steps": [step]}
+        kwargs.update(roots=pipeline.current_roots(), backend=backend)
+        call = TaskCall("include.ecal_windows.pipeline:run_group", kwargs)
+        result = run_call(call, backend)
         return {"job": result["job"], "files": result["files"], "steps": result["steps"]}
 
     @task(max_active_tis_per_dagrun=8)

@@ -332,8 +332,13 @@ def run_group(
     files: list[str],
     steps: list[str] | None = None,
     roots: dict[str, str] | None = None,
+    backend: str = "local",
 ) -> dict[str, Any]:
-    """Run the stale steps of one file group (all of them with ``redo``); return the unit report."""
+    """Run the stale steps of one file group (all of them with ``redo``); return the unit report.
+
+    ``roots`` are the worker's data and output roots (for HTCondor jobs); ``backend`` is recorded in
+    the manifests (it does not change the results, so it is not part of the fingerprint).
+    """
     _adopt_roots(roots)
     p = validate_params(params)
     settings = load_settings()
@@ -342,7 +347,7 @@ def run_group(
         raise ParamError("job", f"{job!r} must be an integer >= 1")
     layout = Layout.of(p)
     unit = f"{p['output_dir']}/{job:04d}"
-    ctx = UnitContext(PRODUCTION, unit, layout.group_dir(job), {**p, "job": job, "files": checked})
+    ctx = UnitContext(PRODUCTION, unit, layout.group_dir(job), {**p, "job": job, "files": checked}, backend)
     report = GRAPH.run_unit(ctx, FORCE_ALL if p["redo"] else None, only=steps, raise_on_failure=True)
     return {**report.to_dict(), "job": job, "files": checked}
 

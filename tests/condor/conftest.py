@@ -86,7 +86,7 @@ def pool_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def busybox_sif(pool: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def busybox_sif(pool: str) -> Any:
     """A tiny SIF built by the tests from a busybox sandbox with the pool's apptainer wrapper."""
     apptainer = pool_dir() / "bin" / "apptainer"
     busybox = shutil.which("busybox") or str(pool_dir() / "root" / "usr" / "bin" / "busybox")
@@ -106,7 +106,8 @@ def busybox_sif(pool: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if proc.returncode != 0 or not sif.exists():
         pytest.fail(f"apptainer build failed ({proc.returncode}): {proc.stderr[-2000:]}")
     shutil.rmtree(sandbox, ignore_errors=True)
-    return sif
+    yield sif
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ for :class:`~include.condor.operators.HTCondorJobOperator` or :func:`run_calls`.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -150,14 +151,25 @@ def run_calls(
     batch: str | None = None,
     **options: Any,
 ) -> list[Any]:
-    """Run ``calls`` as one cluster and return their results in order (raise on the first failure)."""
-    workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="hep-condor-call-"))
+    """Run ``calls`` as one cluster and return their results in order (raise on the first failure).
+
+    Without ``workdir`` a temporary one under /tmp (seen by the pool) is used and removed after
+    success; after a failure it is kept and named in the error.
+    """
+    temporary = workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="hep-condor-call-")) if workdir is None else Path(workdir)
     hook = hook or HTCondorHook()
     batch = batch or f"hep-call.{workdir.name}"
-    template, items = calls_submission(calls, workdir, batch=batch, **options)
-    sub = hook.submit(template, itemdata=items)
-    wait(hook, sub, workdir, timeout)
-    return [read_result(workdir, i, job_id) for i, job_id in enumerate(sub.job_ids)]
+    try:
+        template, items = calls_submission(calls, workdir, batch=batch, **options)
+        sub = hook.submit(template, itemdata=items)
+        wait(hook, sub, workdir, timeout)
+        results = [read_result(workdir, i, job_id) for i, job_id in enumerate(sub.job_ids)]
+    except StepError as exc:
+        raise StepError(f"{exc}\n(job files kept in {workdir})") from exc
+    if temporary:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return results
 
 
 def run_call(call: TaskCall, **options: Any) -> Any:

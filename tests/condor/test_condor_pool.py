@@ -142,3 +142,12 @@ def test_trigger_follows_an_evicted_and_requeued_job(hook: HTCondorHook, workdir
     assert payload["status"] == "done" and payload["succeeded"] == sub.job_ids
     log_state = hook.read_event_log(workdir / "events.log")[sub.job_ids[0]]
     assert log_state.evictions >= 1 and log_state.succeeded
+
+
+def test_temporary_call_workdir_is_removed_after_success(pool: str) -> None:
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("hep-condor-call-*"))
+    call = TaskCall("include.core.paths:safe_name", {"value": "u1", "param": "unit"})
+    assert run_call(call, backend="condor") == "u1"
+    assert set(Path(tempfile.gettempdir()).glob("hep-condor-call-*")) <= before

@@ -168,3 +168,32 @@ def test_dag_refuses_paths_outside_the_data_root(data: tuple[Path, Path]) -> Non
         run = dag.test(run_conf=conf)
         assert str(run.state) == "failed"
         assert _states(run)["validate_params"] == ["failed"]
+
+
+def _pool_fixture() -> Any:
+    spec = importlib.util.spec_from_file_location("condor_fixtures", REPO / "tests" / "condor" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pool
+
+
+pool = _pool_fixture()  # skips with the reason when no HTCondor pool answers
+
+
+@pytest.mark.condor
+@pytest.mark.slow
+def test_dag_on_condor_matches_local(pool: str, data: tuple[Path, Path]) -> None:
+    _, output = data
+    dag = _load_dag()
+    conf = {"files_per_group": 3, "maxnocalow": 1, "backend": "local"}
+    for backend in ("local", "condor"):
+        run = dag.test(run_conf={**conf, "backend": backend, "output_dir": backend})
+        assert str(run.state) == "success", _states(run)
+    root = output / "ecal_windows_dataset"
+    for job in (1, 2):
+        name = f"parquet/records_{job}.parquet"
+        assert (root / "condor" / name).read_bytes() == (root / "local" / name).read_bytes()
+        manifest = json.loads((root / "condor" / "groups" / f"{job:04d}" / "parquet.manifest.json").read_text())
+        assert manifest["backend"] == "condor"
+    summaries = [json.loads((root / b / "summary" / "summary.json").read_text()) for b in ("local", "condor")]
+    assert summaries[0]["per_flavour_region"] == summaries[1]["per_flavour_region"]

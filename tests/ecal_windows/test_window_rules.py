@@ -324,3 +324,16 @@ def test_records_have_spec_key_order() -> None:
     assert isinstance(windows[0]["ncls"], int) and isinstance(windows[0]["seed_nxtals"], float)
     assert np.isclose(windows[0]["rho"], 12.5) and isinstance(windows[0]["window_index"], str)
     assert ak.Array(windows).fields == list(windows[0])
+
+
+def test_window_index_collision_within_an_event_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from include.core.errors import InputFileError
+    from include.ecal_windows import windows as windows_module
+
+    monkeypatch.setattr(windows_module, "window_index", lambda run, lumi, event, seed: "aaaaaaaaa")
+    ev = event([cluster(0.0, 0.0, 20.0, scores=[0.9]), cluster(0.0, 2.0, 10.0, scores=[0.0])], [calo(0.0, 0.0)])
+    with pytest.raises(InputFileError, match="collision"):
+        compute_windows(build([ev]), WindowConfig(maxnocalow=1), flat_wp(0.1), "f.root")
+    # the same id in different events is fine
+    other = event([cluster(0.0, 0.0, 20.0, scores=[0.9])], [calo(0.0, 0.0)], event_id=2)
+    assert compute_windows(build([ev, other]), WindowConfig(), flat_wp(0.1)).n_windows == 2

@@ -145,7 +145,8 @@ def mix_job(
     table["source_run"] = table.pop("run")
     table["source_subrun"] = table.pop("subrun")
     table["event"] = np.arange(1, len(order) + 1, dtype=np.int32)
-    table["weight"] = np.array([plan["weights"][ALL_PROCESSES[i]] for i in table["process_id"]], dtype=np.float64)
+    weights = np.array([plan["weights"].get(name, 0.0) for name in ALL_PROCESSES], dtype=np.float64)
+    table["weight"] = weights[table["process_id"]]
     output = out_dir / job["output"]
     write_ensemble(output, table, source_files, plan["format"])
     result = {
@@ -176,8 +177,8 @@ def write_ensemble(path: Path, table: dict[str, np.ndarray], source_files: list[
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        data = dict(table)
-        data["process"] = np.array([ALL_PROCESSES[i] for i in table["process_id"]], dtype=object)
+        data: dict[str, Any] = dict(table)
+        data["process"] = pa.DictionaryArray.from_arrays(pa.array(table["process_id"]), pa.array(ALL_PROCESSES))
         arrow = pa.table(data).replace_schema_metadata({"mu2e": json.dumps(names)})
         with atomic.atomic_path(path) as tmp:
             pq.write_table(arrow, tmp)
@@ -198,7 +199,10 @@ def read_ensemble(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, li
 
         arrow = pq.read_table(path)
         names = json.loads(arrow.schema.metadata[b"mu2e"])
-        return {c: arrow[c].to_numpy(zero_copy_only=False) for c in arrow.column_names}, names
+        columns = {c: arrow[c].to_numpy(zero_copy_only=False) for c in arrow.column_names if c != "process"}
+        if "process" in arrow.column_names:
+            columns["process"] = np.asarray(arrow["process"].to_pylist(), dtype=object)
+        return columns, names
     import uproot
 
     with uproot.open(path) as f:

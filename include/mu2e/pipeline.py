@@ -19,6 +19,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from include.core import atomic
 from include.core.errors import ParamError, ProductionError
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
@@ -396,8 +398,8 @@ def check_ensemble(campaign_dir: str | Path, ledger_url: str, min_p: float = DEF
     problems: list[str] = []
     observed: dict[str, int] = {}
     expected: dict[str, float] = {}
-    seen: set[tuple[str, int]] = set()
-    duplicates = 0
+    keys: list[np.ndarray] = []
+    file_ids: dict[str, int] = {}
     early = []
     for job in plan["jobs"]:
         counts = _load(campaign_dir / job["unit"] / "counts.json")
@@ -407,15 +409,14 @@ def check_ensemble(campaign_dir: str | Path, ledger_url: str, min_p: float = DEF
             observed[p] = observed.get(p, 0) + n
             expected[p] = expected.get(p, 0.0) + counts["expected"][p]
         table, names = read_ensemble(campaign_dir / job["unit"] / job["output"])
-        pairs = set(zip(table["source_file_id"].tolist(), table["source_entry"].tolist(), strict=True))
-        for fid, entry in pairs:
-            key = (names["source_files"][fid], entry)
-            duplicates += key in seen
-            seen.add(key)
-        duplicates += len(table["source_entry"]) - len(pairs)
+        global_ids = np.array([file_ids.setdefault(f, len(file_ids)) for f in names["source_files"]], dtype=np.int64)
+        keys.append((global_ids[table["source_file_id"]] << 40) | table["source_entry"].astype(np.int64))
         by_process = {p: int((table["process_id"] == i).sum()) for i, p in enumerate(names["processes"])}
         if any(by_process.get(p, 0) != n for p, n in counts["counts"].items()):
             problems.append(f"job {job['index']}: file content differs from counts.json")
+    every = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    unique = int(np.unique(every).size)
+    duplicates = int(every.size - unique)
     overlapping = ledger.overlaps(ledger.claims(ledger_url, plan["ensemble"]))
     poisson = {p: mu for p, mu in expected.items() if p != COSMIC}
     stats = chi_square({p: observed[p] for p in poisson}, poisson)
@@ -435,7 +436,7 @@ def check_ensemble(campaign_dir: str | Path, ledger_url: str, min_p: float = DEF
         "observed": observed,
         "expected": expected,
         "chi_square": stats,
-        "unique_events": len(seen),
+        "unique_events": unique,
         "duplicates": duplicates,
         "ended_early": early,
         "ensemble": plan["ensemble"],

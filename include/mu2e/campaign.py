@@ -6,6 +6,20 @@ ordering, used for both the efficiencies and the jobs), sums the cosmic livetime
 schema :data:`SCHEMA`). When any process needs more events than its files hold, it raises
 :class:`ShortfallError` listing every short process — before any job is built.
 :func:`legacy_text` renders the shell-sourceable ``<TAG>.txt`` of spec §5.
+
+The JSON form (``<TAG>.json``, schema ``hep-productions/mu2e-campaign/1``):
+
+* ``tag``, ``spec`` (the form: processes, njobs, seed, dataset configurations, run, ``norm`` with
+  BB, livetime, mode, R_µe and the minimum energies), ``seeds`` (``stage1``, ``stage2_base``);
+* ``beam``: ``onspill_s``, ``wallclock_s``, ``cosmic_livetime_target_s``, ``n_pot``, ``n_mu_stops``;
+* ``means`` and ``factors`` per process (generator-level λ and the factors it is the product of),
+  ``constants``, ``beam_constants``, ``stop_rates`` and ``tables`` (sha256 of the spectrum tables);
+* ``processes``: per process the ``dataset``, the ``files`` used (relative to the data folder, in
+  catalogue order, the same list the jobs use), ``entries_per_file``, ``reco`` (entries), ``gen``
+  (generated count; cosmics also ``livetime_available_s`` / ``livetime_target_s``), ``mu`` (expected
+  entries in the ensemble = mean · reco/gen), ``needed`` (μ + margin·√μ) and ``files_needed``;
+* ``weights`` (μ_P / Σμ), ``expected_total`` (Σμ) and ``n_tot_draw`` (a seeded Poisson(Σμ), for
+  information only).
 """
 
 from __future__ import annotations

@@ -95,7 +95,9 @@ def run_dir_for(output: str) -> Path:
 # -- prepare ------------------------------------------------------------------------------------
 
 
-def prepare(resolved: dict[str, Any], run_dir: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, Any]:
+def prepare(
+    resolved: dict[str, Any], run_dir: str, chunk_size: int = DEFAULT_CHUNK_SIZE, skip_report: bool = False
+) -> dict[str, Any]:
     """Preprocess (readable files, chunks) and write ``plan.json``; return the units to map over."""
     from include.tnp.preprocess import preprocess
 
@@ -112,7 +114,13 @@ def prepare(resolved: dict[str, Any], run_dir: str, chunk_size: int = DEFAULT_CH
     if len(units) > MAX_UNITS:
         raise ParamError("chunk_size", f"{len(units)} chunks exceed the {MAX_UNITS} mapped tasks allowed; raise it")
     run = Path(run_dir)
-    plan = {**resolved, "chunk_size": chunk_size, "datasets": prepared}
+    plan = {
+        **resolved,
+        "chunk_size": chunk_size,
+        "skip_report": bool(skip_report),
+        "data_root": str(load_settings().data_root),
+        "datasets": prepared,
+    }
     atomic.write_json(run / PLAN, plan)
     bad = [{"dataset": ds["name"], **b} for ds in prepared for b in ds["bad_files"]]
     atomic.write_json(run / "preprocess_report.json", {"bad_files": bad, "chunks": len(units)})
@@ -197,7 +205,7 @@ def process_chunk(run_dir: str, dataset: str, chunk: int, force: str = "none", b
             "chunk": desc,
             "file": identity,
             "run_dir": str(run),
-            "data_root": str(load_settings().data_root),
+            "data_root": plan["data_root"],
         },
         backend=backend,
     )
@@ -228,7 +236,8 @@ def _merge_outputs(ctx: UnitContext) -> list[Path]:
             folder = ctx.workdir / ds["folder"] / m.folder
             if m.name in HIST_METHODS:
                 out.append(folder / histos_file(m.filter))
-            out.append(folder / report_file(m.filter))
+            if not plan.get("skip_report"):
+                out.append(folder / report_file(m.filter))
     return out
 
 
@@ -259,7 +268,8 @@ def _run_merge(ctx: UnitContext) -> dict[str, Any]:
         for m in _methods(plan):
             folder = run / ds["folder"] / m.folder
             report = [r["record"] for _i, r in records]
-            atomic.write_text(folder / report_file(m.filter), json.dumps(report, indent=4) + "\n")
+            if not plan.get("skip_report"):
+                atomic.write_text(folder / report_file(m.filter), json.dumps(report, indent=4) + "\n")
             if m.name not in HIST_METHODS:
                 continue
             total = None
@@ -413,11 +423,12 @@ def run_all(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     limit: int | None = None,
     force: str = "none",
+    skip_report: bool = False,
 ) -> dict[str, Any]:
     """validate -> prepare -> every chunk -> merge -> efficiencies -> summary, in this process."""
     resolved = validate(config, fileset, settings, binning, limit)
     run = run_dir_for(output or run_key(resolved))
-    prepared = prepare(resolved, str(run), chunk_size)
+    prepared = prepare(resolved, str(run), chunk_size, skip_report)
     results = [process_chunk(str(run), u["dataset"], u["chunk"], force) for u in prepared["units"]]
     merge(str(run), force)
     efficiencies(str(run), force)

@@ -1,0 +1,163 @@
+"""The egamma_tnp DAG end to end with dag.test(): demo data, the real DYto2E sample, re-runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_dag():
+    """The DAG with retries off: dag.test() would otherwise wait out the backoff of a failing task."""
+    spec = importlib.util.spec_from_file_location("dag_egamma_tnp", REPO / "dags" / "egamma_tnp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dag = module.egamma_tnp()
+    for task in dag.tasks:
+        task.retries = 0
+    return dag
+
+
+def _states(dag_run) -> dict[str, str]:
+    return {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def test_dag_shape() -> None:
+    dag = _load_dag()
+    assert dag.dag_id == "egamma_tnp"
+    assert set(dag.task_dict) == {
+        "validate_params",
+        "preprocess",
+        "process_chunk",
+        "merge",
+        "efficiencies_and_plots",
+        "summary",
+    }
+    assert dag.params.get_param("backend").schema["enum"] == ["local", "condor"]
+    assert dag.params.get_param("chunk_size").schema["minimum"] == 1
+
+
+@pytest.mark.slow
+def test_demo_run_end_to_end_and_rerun_is_fresh(roots) -> None:
+    from include.tnp import pipeline
+    from include.tnp.demo import generate
+
+    data, output = roots
+    generate(data / "egamma_tnp", seed=11, n_events=1500)
+    conf = {"settings": "egamma_tnp/settings.json", "binning": "egamma_tnp/binning.json", "chunk_size": 400}
+    dag = _load_dag()
+    run = dag.test(run_conf={**conf, "output": "demo"})
+    assert str(run.state) == "success", _states(run)
+    run_dir = output / "egamma_tnp" / "demo"
+    plan = json.loads((run_dir / "plan.json").read_text())
+    assert [len(ds["chunks"]) for ds in plan["datasets"]] == [4]  # 1500 entries / 400 -> 4 chunks of 375
+    method = run_dir / "demo_DYto2E" / "get_1d_pt_eta_phi_tnp_histograms_1"
+    for name in (
+        "HLT_Ele32_WPTight_Gsf_histos.pkl",
+        "cutBased_gte_4_histos.pkl",
+        "cutBased_gte_4_report.json",
+        "HLT_Ele32_WPTight_Gsf_efficiencies.json",
+        "HLT_Ele32_WPTight_Gsf_eff_pt_barrel.png",
+    ):
+        assert (method / name).is_file(), name
+    pf = run_dir / "demo_DYto2E" / "get_passing_and_failing_probes_1"
+    assert sorted(p.name for p in pf.glob("passing_*.parquet")) == [
+        f"passing_HLT_Ele32_WPTight_Gsf_NTuples-part{i}.parquet" for i in range(4)
+    ]
+    report = json.loads((method / "HLT_Ele32_WPTight_Gsf_report.json").read_text())
+    assert len(report) == 4 and all(r["exception"] is None for r in report)
+
+    # the same configuration in one chunk, in this process: identical histograms and counts
+    single = pipeline.run_all(
+        "egamma_tnp/runner.json",
+        "egamma_tnp/fileset.json",
+        "egamma_tnp/settings.json",
+        "egamma_tnp/binning.json",
+        output="single",
+        chunk_size=10_000,
+    )
+    single_dir = Path(single["run_dir"])
+    for pkl in method.glob("*_histos.pkl"):
+        chunked = pickle.loads(pkl.read_bytes())
+        one = pickle.loads((single_dir / pkl.relative_to(run_dir)).read_bytes())
+        for region in chunked["pt"]:
+            for side in ("passing", "failing"):
+                assert chunked["pt"][region][side] == one["pt"][region][side]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["counts"] == single["summary"]["counts"]
+    assert summary["events_processed"] == 1500
+    row = next(r for r in summary["counts"] if r["output"] == "get_passing_and_failing_probes_1/HLT_Ele32_WPTight_Gsf")
+    assert row["passing"] > 0 and row["failing"] > 0
+
+    # a re-run of the finished configuration recomputes nothing
+    manifests = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*.manifest.json")}
+    rerun = dag.test(run_conf={**conf, "output": "demo"})
+    assert str(rerun.state) == "success"
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*.manifest.json")} == manifests
+
+
+def test_real_sample_trigger_counts_through_the_dag(roots, shared_data) -> None:
+    data, output = roots
+    shutil.copy(shared_data / "egamma-tnp" / "DYto2E.root", data / "DYto2E.root")
+    runner = {
+        "workflow": "ElectronTagNProbeFromNanoAOD",
+        "workflow_args": {
+            "filters": {"HLT_Ele32_WPTight_Gsf": "HLT_Ele32_WPTight_Gsf"},
+            "trigger_pt": [32],
+            "filterbit": [1],
+        },
+        "methods": [
+            {
+                "name": "get_passing_and_failing_probes",
+                "args": {"filter": "HLT_Ele32_WPTight_Gsf", "cut_and_count": False},
+            }
+        ],
+    }
+    settings = {
+        "tags_pt_cut": 35,
+        "probes_pt_cut": 27,
+        "tags_abseta_cut": 2.17,
+        "cutbased_id": "cutBased >= 4",
+        "use_sc_eta": True,
+        "require_event_to_pass_hlt_filter": True,
+    }
+    fileset = {"sample": {"files": {"DYto2E.root": "Events", "broken.root": "Events"}}}
+    (data / "broken.root").write_bytes(b"not a ROOT file")
+    run = _load_dag().test(
+        run_conf={
+            "config": json.dumps(runner),
+            "settings": json.dumps(settings),
+            "fileset": json.dumps(fileset),
+            "chunk_size": 250,
+            "output": "e1",
+        }
+    )
+    assert str(run.state) == "success", _states(run)
+    summary = json.loads((output / "egamma_tnp" / "e1" / "summary.json").read_text())
+    (row,) = summary["counts"]
+    assert (row["passing"], row["failing"]) == (467, 183)
+    assert (row["passing_probes"], row["failing_probes"]) == (795, 183)
+    assert summary["events_processed"] == 1000
+    assert [Path(b["path"]).name for b in summary["bad_files"]] == ["broken.root"]
+
+
+def test_invalid_parameters_fail_validation(roots) -> None:
+    _data, output = roots
+    run = _load_dag().test(
+        run_conf={"config": '{"workflow": "Nope"}', "fileset": '{"a": {"files": {"x.root": "Events"}}}'}
+    )
+    states = _states(run)
+    assert states["validate_params[-1]"] == "failed"
+    assert not any(output.iterdir())
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/hosts"])
+def test_fileset_outside_data_root_is_refused(roots, path: str) -> None:
+    run = _load_dag().test(run_conf={"fileset": path})
+    assert _states(run)["validate_params[-1]"] == "failed"

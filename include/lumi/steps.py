@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from include.core.errors import InputFileError
+from include.core.fingerprint import file_fingerprint
 from include.core.steps import UnitContext
 from include.lumi import instruments as ins
 from include.lumi import massi as massi_io
@@ -259,11 +260,21 @@ def run_massi(ctx: UnitContext) -> dict[str, Any]:
     summary = _lumi_summary(time, lumi)
     write_json(
         p.lumi_meas_json,
-        {"fill": p.fill, "unit": "m^-2 s^-1", "archives": {k: str(v) for k, v in archives.items()}, **summary},
+        {"fill": p.fill, "unit": "m^-2 s^-1", "archives": _provenance(archives), **summary},
     )
     db = Path(ctx.params["output_root"]) / "lumi_followup" / "massi_fill_db" / f"fill_db_{cfg.massi_year}.yaml"
     statuses = record_archives(db, cfg.massi_year, archives)  # only after success
     return {**summary, "archive_status": statuses}
+
+
+def _provenance(archives: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Archive name, mtime (epoch s), size and sha256: a re-published archive changes this record,
+    so every product derived from the measured luminosity becomes stale."""
+    out = {}
+    for exp, path in archives.items():
+        fp = file_fingerprint(path)
+        out[exp] = {"path": str(path), "mtime": int(path.stat().st_mtime), "size": fp.size, "sha256": fp.sha256}
+    return out
 
 
 def run_lifetime(ctx: UnitContext) -> dict[str, Any]:

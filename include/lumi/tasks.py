@@ -52,6 +52,14 @@ def _picker(*keys: str, calibration: bool = False, record: bool = False) -> Call
     return pick
 
 
+def _massi_params(ctx: UnitContext) -> dict[str, Any]:
+    """Massi settings plus the archive mtimes: a re-published archive (new mtime) re-runs massi."""
+    out = _picker(*MASSI_KEYS)(ctx)
+    archives = st.inputs_of(ctx).massi_archives()
+    out["archive_mtimes"] = {exp: int(p.stat().st_mtime) if p.exists() else None for exp, p in archives.items()}
+    return out
+
+
 def _csv_inputs(ctx: UnitContext) -> list[Path]:
     return st.inputs_of(ctx).csv_inputs()
 
@@ -81,7 +89,7 @@ def build_graph() -> StepGraph:
         Step("lumi", st.run_lumi, _outputs("lumi_calc", "lumi_calc_json"), requires=REQUIRES["lumi"],
              params=_picker("gammaFT", "frev")),
         Step("massi", st.run_massi, _outputs("lumi_meas", "lumi_meas_json"), requires=REQUIRES["massi"],
-             inputs=st.massi_inputs, params=_picker(*MASSI_KEYS), enabled=_has_massi, backup_on_rerun=True),
+             inputs=st.massi_inputs, params=_massi_params, enabled=_has_massi, backup_on_rerun=True),
         Step("lifetime", st.run_lifetime, _outputs("lifetime", "lifetime_json"), requires=REQUIRES["lifetime"],
              params=_picker("sigmaBOff_m2"), backup_on_rerun=True),
         Step("fits", st.run_fits, _outputs("fits", "fits_json"), requires=REQUIRES["fits"],

@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FILLS = [6140, 6141]
-OVERRIDES = {"plotDpi": 30, "doSBModel": True, "doSBModelPlots": True}
+OVERRIDES = {"plotDpi": 20, "doSBModel": True, "doSBModelPlots": True}
 
 
 def _load_dag():
@@ -36,7 +36,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from include.lumi.demo import DemoOptions, generate
 
     data = tmp_path_factory.mktemp("lumi-data")
-    generate(data / "lumi", 11, fills=tuple(FILLS), options=DemoOptions(n_bunches=48, bsrt_period=4.0))
+    generate(data / "lumi", 11, fills=tuple(FILLS), options=DemoOptions(n_bunches=48, bsrt_period=20.0))
     return data
 
 

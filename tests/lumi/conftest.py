@@ -1,0 +1,33 @@
+"""Shared fixtures of the lumi tests: small generated fills (session-wide, read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SMALL_FILLS = (6140, 6141)
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root with two generated fills (48 bunches per beam); do not modify."""
+    from include.lumi.demo import DemoOptions, generate
+
+    root = tmp_path_factory.mktemp("lumi-demo-data")
+    generate(root / "lumi", 5, fills=SMALL_FILLS, options=DemoOptions(n_bunches=48, bsrt_period=20.0))
+    return root
+
+
+@pytest.fixture
+def lumi_roots(demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """HEP_DATA_ROOT = a private copy-free symlink farm of the demo data, HEP_OUTPUT_ROOT = fresh."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_root, data, symlinks=False, copy_function=shutil.copy2)
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setenv("HEP_DATA_ROOT", str(data))
+    monkeypatch.setenv("HEP_OUTPUT_ROOT", str(out))
+    return data, out

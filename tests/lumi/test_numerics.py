@@ -1,0 +1,83 @@
+"""Luminosity formula, exponential fits, LOWESS and the SB model on controlled inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from include.lumi.expfit import fit_exp, fit_tau
+from include.lumi.luminosity import bunch_luminosity
+from include.lumi.sbmodel import BeamData, ModelSettings, run_model
+from include.lumi.smoothing import lowess, lowess_many
+
+GAMMA = 6927.64
+
+
+def test_luminosity_typical_2017() -> None:
+    one = np.array([1.15e11])
+    eps = np.array([2.2])
+    sz = np.array([1.05e-9 / 4 * 299792458.0])
+    lumi = bunch_luminosity(one, one, eps, eps, eps, eps, sz, sz, 300e-6, 300e-6, 0.40, GAMMA)
+    per_bunch_cm = lumi["ATLAS"][0] * 1e-4
+    assert 0.6e31 < per_bunch_cm < 1.0e31  # spec §7.3 sanity check
+    assert 1.5e34 < per_bunch_cm * 2556 < 2.1e34
+    assert lumi["ATLAS"][0] == pytest.approx(lumi["CMS"][0])  # round beams
+    flat = bunch_luminosity(one, one, eps, eps * 0.5, eps, eps * 0.5, sz, sz, 300e-6, 300e-6, 0.40, GAMMA)
+    assert flat["ATLAS"][0] < flat["CMS"][0]  # IP1 crosses vertically: smaller σ_y, stronger reduction
+
+
+def test_exp_fit() -> None:
+    t = np.linspace(0, 10, 60)
+    y = np.column_stack([1.2 * np.exp(-0.08 * t), 0.9 * np.exp(0.03 * t), np.full(60, np.nan)])
+    a, b = fit_exp(t, y)
+    assert a[:2] == pytest.approx([1.2, 0.9], rel=1e-6) and b[:2] == pytest.approx([-0.08, 0.03], rel=1e-6)
+    assert np.isnan(a[2]) and np.isnan(b[2])
+    tau, init = fit_tau(1000 + t * 3600, 1e34 * y[:, :1], 1000, None, 1e-34)
+    assert tau[0] == pytest.approx(-3600 / 0.08, rel=1e-6) and init[0] == pytest.approx(1.2e34, rel=1e-6)
+    tau2, _ = fit_tau(1000 + t * 3600, 1e34 * y[:, :1], 1000, 7200, 1e-34)  # first 2 h only
+    assert tau2[0] == pytest.approx(tau[0], rel=1e-6)
+
+
+def test_lowess_batched_equals_single() -> None:
+    rng = np.random.default_rng(3)
+    groups = []
+    for _ in range(40):
+        x = np.sort(rng.uniform(0, 4e4, rng.integers(3, 30)))
+        groups.append((x, 2 + x / 4e4 + rng.normal(0, 0.1, len(x))))
+    many = lowess_many(groups, frac=0.25, it=10)
+    for (x, y), got in zip(groups, many, strict=True):
+        assert got[:, 1] == pytest.approx(lowess(y, x, frac=0.25, it=10)[:, 1], abs=1e-12)
+    x = np.linspace(0, 10, 200)
+    y = 0.5 * x + rng.normal(0, 0.05, 200)
+    y[50] = 100  # outlier: robustness iterations remove its influence
+    smooth = lowess(y, x, frac=0.3, it=10)[:, 1]
+    assert abs(smooth[50] - 0.5 * x[50]) < 0.1
+
+
+def _beam(nb: int = 3, steps: int = 13) -> BeamData:
+    ones = np.ones((steps, nb))
+    return BeamData(1.15e11 * ones, 2.0 * ones, 2.0 * ones, 1.05e-9 * ones)
+
+
+def _settings(**kw) -> ModelSettings:
+    return ModelSettings(0.4, GAMMA, 64.7 * 3600, 80e-31, 29.7e-31, 12e6, 300.0, **kw)
+
+
+def test_model_shapes_and_burn_off() -> None:
+    theta = np.full(13, 300e-6)
+    losses = run_model("EmpiricalBlowupLosses", _beam(), _beam(), theta, theta, _settings())
+    assert losses["ATLAS"].shape == (12, 3)  # T−1 rows
+    assert np.all(losses["n1"] == 1.15e11)  # intensity from data
+    assert np.all(np.diff(losses["bl1"][:, 0]) < 0)  # bunch length from the model (SR damping wins)
+    boff = run_model("IBSBOff", _beam(), _beam(), theta, theta, _settings())
+    assert np.all(np.diff(boff["n1"][:, 0]) < 0) and np.all(np.diff(boff["ATLAS"][:, 0]) < 0)
+    lost = 1.15e11 - boff["n1"][-1, 0]
+    expected = 80e-31 * 2 * boff["ATLAS"][0, 0] * 300 * 11  # σ_BO · n_IP · L · t, to first order
+    assert lost == pytest.approx(expected, rel=0.05)
+    assert np.all(boff["eh_ibs1"] == boff["eh1"])  # model emittance = its IBS prediction
+
+
+def test_model_leveling() -> None:
+    theta = np.full(13, 300e-6)
+    out = run_model("IBSBOff", _beam(), _beam(), theta, theta, _settings(leveling=1e35))
+    assert out["ATLAS"].sum(axis=1) == pytest.approx(np.full(12, 1e35))

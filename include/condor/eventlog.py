@@ -5,6 +5,7 @@ Works without a pool or condor config, so it is tested offline on hand-written l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,34 @@ def read_event_log(path: str | Path, clusters: Collection[int] | None = None) ->
         return states_from_events(log.events(stop_after=0), clusters)
     finally:
         log.close()
+
+
+class EventLogReader:
+    """Incremental reader: each :meth:`read` applies only the events written since the last one."""
+
+    def __init__(self, path: str | Path, clusters: Collection[int] | None = None) -> None:
+        self.path = Path(path)
+        self.clusters = set(clusters) if clusters is not None else None
+        self._log: Any = None
+        self._states: dict[str, ProcState] = {}
+
+    def read(self) -> dict[str, ProcState]:
+        """Current states (copies). Raises ``OSError`` if the log cannot be read."""
+        if self._log is None:
+            if not self.path.is_file():
+                raise FileNotFoundError(f"{self.path}: no job event log")
+            self._log = htcondor.JobEventLog(str(self.path))
+            self._states = {}
+        try:
+            for event in self._log.events(stop_after=0):
+                if self.clusters is None or int(event.cluster) in self.clusters:
+                    apply_event(self._states, event)
+        except Exception as exc:  # start over next time
+            self.close()
+            raise OSError(f"{self.path}: {exc}") from exc
+        return {k: dataclasses.replace(v) for k, v in self._states.items()}
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+        self._log = None

@@ -1,7 +1,7 @@
-"""One status poll of a set of procs: event log first, batched schedd query/history as fallback.
+"""Status polls of a set of procs: event log first, batched schedd query/history as fallback.
 
 Synchronous (the trigger runs it in a thread). The event log is authoritative for final
-states; the schedd is asked when the log is unreadable, when procs are missing from it, or
+states and is read incrementally; the schedd is asked when the log is unreadable, when procs are missing from it, or
 every ``schedd_every``-th poll for procs that are not final yet.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from include.condor.eventlog import EventLogReader
 from include.condor.hook import HTCondorHook, split_job_id
 from include.condor.states import ProcState, State
 
@@ -24,9 +25,12 @@ class Poller:
     log_errors: int = 0
     last_error: str = ""
     _clusters: set[int] = field(default_factory=set)
+    _reader: EventLogReader | None = None
 
     def __post_init__(self) -> None:
         self._clusters = {split_job_id(j)[0] for j in self.job_ids}
+        if self.event_log:
+            self._reader = EventLogReader(self.event_log, self._clusters)
 
     def poll(self) -> dict[str, ProcState]:
         """States of all watched procs; unknown procs get state ``unknown``."""
@@ -34,9 +38,9 @@ class Poller:
         wanted = set(self.job_ids)
         states: dict[str, ProcState] = {}
         log_ok = False
-        if self.event_log:
+        if self._reader is not None:
             try:
-                found = self.hook.read_event_log(self.event_log, self._clusters)
+                found = self._reader.read()
                 states = {k: v for k, v in found.items() if k in wanted}
                 log_ok = True
             except OSError as exc:

@@ -65,3 +65,21 @@ def test_proc_state_round_trip_and_classads() -> None:
     assert killed.exit_signal == 9 and not killed.succeeded
     removed = from_classad({"ClusterId": 5, "ProcId": 3, "JobStatus": 3})
     assert removed.state == State.ABORTED and removed.final
+
+
+def test_incremental_reader_applies_only_new_events(tmp_path: Path) -> None:
+    from include.condor.eventlog import EventLogReader
+
+    events = (DATA / "all_states.log").read_text().split("...\n")
+    log = tmp_path / "events.log"
+    log.write_text("...\n".join(events[:10]) + "...\n")  # submits and the first executes
+    reader = EventLogReader(log)
+    first = reader.read()
+    assert first["1234.0"].state == State.EXECUTING and first["1234.5"].state == State.SUBMITTED
+    with log.open("a") as handle:
+        handle.write("...\n".join(events[10:]))
+    second = reader.read()
+    assert second == read_event_log(log)
+    assert first["1234.0"].state == State.EXECUTING  # earlier results are copies, not updated in place
+    assert reader.read() == second
+    reader.close()

@@ -191,13 +191,15 @@ def write_ensemble(path: Path, table: dict[str, np.ndarray], source_files: list[
     return path
 
 
-def read_ensemble(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
-    """Columns and name tables of an ensemble file written by :func:`write_ensemble`."""
+def read_ensemble(
+    path: str | Path, columns: list[str] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """Columns (all, or ``columns``) and name tables of an ensemble file written by :func:`write_ensemble`."""
     path = Path(path)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        arrow = pq.read_table(path)
+        arrow = pq.read_table(path, columns=columns)
         names = json.loads(arrow.schema.metadata[b"mu2e"])
         columns = {c: arrow[c].to_numpy(zero_copy_only=False) for c in arrow.column_names if c != "process"}
         if "process" in arrow.column_names:
@@ -207,7 +209,7 @@ def read_ensemble(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, li
 
     with uproot.open(path) as f:
         names = json.loads(str(f["names"]))
-        return f["Ensemble"].arrays(library="np"), names
+        return f["Ensemble"].arrays(columns, library="np"), names
 
 
 def chi_square(observed: dict[str, int], expected: dict[str, float], min_mean: float = 5.0) -> dict[str, Any]:

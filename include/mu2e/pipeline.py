@@ -408,7 +408,9 @@ def check_ensemble(campaign_dir: str | Path, ledger_url: str, min_p: float = DEF
         for p, n in counts["counts"].items():
             observed[p] = observed.get(p, 0) + n
             expected[p] = expected.get(p, 0.0) + counts["expected"][p]
-        table, names = read_ensemble(campaign_dir / job["unit"] / job["output"])
+        table, names = read_ensemble(
+            campaign_dir / job["unit"] / job["output"], ["process_id", "source_file_id", "source_entry"]
+        )
         global_ids = np.array([file_ids.setdefault(f, len(file_ids)) for f in names["source_files"]], dtype=np.int64)
         keys.append((global_ids[table["source_file_id"]] << 40) | table["source_entry"].astype(np.int64))
         by_process = {p: int((table["process_id"] == i).sum()) for i, p in enumerate(names["processes"])}

@@ -229,3 +229,25 @@ def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, 
         cosmic_events += counts["counts"]["CRYCosmic"]
     assert totals["CRYCosmic"] == cosmic_events == record["processes"]["CRYCosmic"]["reco"]
     assert set(totals) == set(record["processes"])
+
+
+@pytest.mark.slow
+@pytest.mark.condor
+def test_native_jobs_run_on_the_pool_like_locally(data: tuple[Path, Path], tmp_path: Path):
+    reason = _pool_reason()
+    if reason:
+        pytest.skip(f"HTCondor pool not reachable: {reason} (bash docker/condor/start-pool.sh)")
+    _, output = data
+    conf = {"tag": "MDS2b", "livetime": "30 min", "njobs": 2, "backend": "condor"}
+    run = _load_dag().test(run_conf=conf)
+    assert str(run.state) == "success", _states(run)
+    out = output / "mu2e_ensemble" / "MDS2b"
+    on_pool = {p.name: p.read_bytes() for p in out.glob("job_*/dts.*.parquet")}
+    assert len(on_pool) == 2
+    # the same campaign on the local backend, with a fresh ledger, gives the same files
+    from include.mu2e import pipeline
+
+    local = pipeline.validate_params({**conf, "ledger_url": f"sqlite:///{tmp_path / 'local.sqlite'}"})
+    local["output_dir"] = str(tmp_path / "local")
+    pipeline.run_all(local)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "local").glob("job_*/dts.*.parquet")} == on_pool

@@ -29,7 +29,7 @@ from include.ecal_windows.workingpoint import RUN3_ET_EDGES, RUN3_ETA_EDGES, dem
 
 CRYSTAL = 2 * np.pi / 360
 EE_Z_CM = 317.0
-EE_CRYSTAL_CM = 2.86
+EE_CRYSTAL_CM = 3.1  # effective size: the 100 x 100 ix/iy grid covers the endcap down to |eta| 1.479
 MAX_CALOS = 2
 F32, F64, I32 = np.float32, np.float64, np.int32
 
@@ -123,24 +123,51 @@ def _showers(rng: np.random.Generator, n_events: int, flavour: int, pileup: floa
     return calos, showers, events
 
 
+def _cell_coordinates(eta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(subdetector, u, v) in crystal units: EB (eta, phi) / crystal; EE (x, y) / 2.86 cm on the face."""
+    endcap = np.abs(eta) >= EB_EDGE
+    r = EE_Z_CM / np.sinh(np.maximum(np.abs(eta), 1e-3))
+    u = np.where(endcap, r * np.cos(phi) / EE_CRYSTAL_CM, eta / CRYSTAL)
+    v = np.where(endcap, r * np.sin(phi) / EE_CRYSTAL_CM, phi / CRYSTAL)
+    sub = np.where(endcap, np.where(eta > 0, 1, 2), 0)
+    return sub, u, v
+
+
+def _cell_centres(sub: np.ndarray, ku: np.ndarray, kv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(eta, phi) of crystal centres."""
+    x, y = (ku + 0.5) * EE_CRYSTAL_CM, (kv + 0.5) * EE_CRYSTAL_CM
+    ee_eta = np.arcsinh(EE_Z_CM / np.maximum(np.hypot(x, y), 1e-3)) * np.where(sub == 2, -1.0, 1.0)
+    eta = np.where(sub == 0, (ku + 0.5) * CRYSTAL, ee_eta)
+    phi = np.where(sub == 0, _wrap((kv + 0.5) * CRYSTAL), np.arctan2(y, x))
+    return eta, phi
+
+
 def _crystals(rng: np.random.Generator, showers: dict, calos: dict):
-    """Spread showers over 5x5 crystals; crystal sums of sim (per calo), pileup and rec energy."""
+    """Spread showers over 5x5 crystals; crystal sums of sim (per calo), pileup and rec energy.
+
+    Barrel crystals form an (eta, phi) grid of 2*pi/360; endcap crystals an (x, y) grid of 2.86 cm
+    on the endcap faces (|z| = 317 cm), so EE hits carry their real ix/iy.
+    """
     ns = showers["e"].size
-    ue, up = showers["eta"] / CRYSTAL, showers["phi"] / CRYSTAL
-    ce, cp = np.floor(ue).astype(np.int64), np.floor(up).astype(np.int64)
+    sub_s, u, v = _cell_coordinates(showers["eta"], showers["phi"])
+    cu, cv = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
     off = np.arange(-2, 3)
-    de, dp = np.meshgrid(off, off, indexing="ij")
-    de, dp = de.ravel(), dp.ravel()
-    sh = np.repeat(np.arange(ns), de.size)
-    ke = ce[sh] + np.tile(de, ns)
-    kp = cp[sh] + np.tile(dp, ns)
+    du, dv = np.meshgrid(off, off, indexing="ij")
+    du, dv = du.ravel(), dv.ravel()
+    sh = np.repeat(np.arange(ns), du.size)
+    ku = cu[sh] + np.tile(du, ns)
+    kv = cv[sh] + np.tile(dv, ns)
     sigma = 0.75
-    w = np.exp(-((ke + 0.5 - ue[sh]) ** 2 + (kp + 0.5 - up[sh]) ** 2) / (2 * sigma**2))
+    w = np.exp(-((ku + 0.5 - u[sh]) ** 2 + (kv + 0.5 - v[sh]) ** 2) / (2 * sigma**2))
     w /= np.bincount(sh, weights=w, minlength=ns)[sh]
     e_dep = showers["e"][sh] * w
-    kp = np.mod(kp, 360)
+    sub = sub_s[sh]
+    kv = np.where(sub == 0, np.mod(kv, 360), kv)
+    # crystals beyond the barrel end (|ieta| 85) or outside the endcap grid: that energy leaks
+    inside = np.where(sub == 0, (ku >= -85) & (ku < 85), (np.abs(ku + 0.5) < 50) & (np.abs(kv + 0.5) < 50))
+    sh, ku, kv, e_dep, sub = sh[inside], ku[inside], kv[inside], e_dep[inside], sub[inside]
     ev = showers["ev"][sh]
-    key = (ev * 1000 + (ke + 500)) * 1000 + kp
+    key = ((ev * 3 + sub) * 4096 + (ku + 2048)) * 4096 + (kv + 2048)
     ukey, cry = np.unique(key, return_inverse=True)
     ncry = ukey.size
     calo = showers["calo"][sh]
@@ -150,15 +177,18 @@ def _crystals(rng: np.random.Generator, showers: dict, calos: dict):
     signal = calo >= 0
     np.add.at(sim, (cry[signal], local_calo[signal]), e_dep[signal])
     pu = np.bincount(cry[~signal], weights=e_dep[~signal], minlength=ncry)
-    cry_ke = (ukey // 1000) % 1000 - 500
-    cry_kp = ukey % 1000
-    cry_eta = (cry_ke + 0.5) * CRYSTAL
-    noise = np.where(np.abs(cry_eta) < EB_EDGE, 0.04, 0.12)
+    cry_ku = (ukey // 4096) % 4096 - 2048
+    cry_kv = ukey % 4096 - 2048
+    cry_sub = (ukey // 4096 // 4096) % 3
+    cry_eta, cry_phi = _cell_centres(cry_sub, cry_ku, cry_kv)
+    noise = np.where(cry_sub == 0, 0.04, 0.12)
     total = sim.sum(axis=1) + pu
     rec = total * rng.normal(1.0, 0.02, ncry) + rng.normal(0.0, 1.0, ncry) * noise
-    cry_phi = _wrap((cry_kp + 0.5) * CRYSTAL)
-    crystals = {"sim": sim, "pu": pu, "rec": rec, "noise": noise, "ke": cry_ke, "kp": cry_kp}
-    crystals.update(eta=cry_eta, phi=cry_phi, ev=ukey // 1_000_000)
+    ieta = np.where(cry_sub == 0, np.where(cry_ku >= 0, cry_ku + 1, cry_ku), cry_ku + 51)
+    iphi = np.where(cry_sub == 0, cry_kv + 1, cry_kv + 51)
+    iz = np.where(cry_sub == 0, 0, np.where(cry_sub == 1, 1, -1))
+    crystals = {"sim": sim, "pu": pu, "rec": rec, "noise": noise, "ke": cry_ku, "kp": cry_kv}
+    crystals.update(eta=cry_eta, phi=cry_phi, ev=ukey // 4096 // 4096 // 3, ieta=ieta, iphi=iphi, iz=iz)
     deposits = {"shower": sh, "crystal": cry, "e": e_dep}
     return crystals, deposits
 
@@ -228,7 +258,6 @@ def generate_events(n_events: int, seed: int, flavour: int = 11, pileup: float =
     nc_of_cl = calos["n"][cl_ev]
     pair_mask = np.arange(MAX_CALOS)[None, :] < nc_of_cl[:, None]
     ieta, iphi = _ieta_iphi(cl_eta, cl_phi)
-    h_ieta, h_iphi = _ieta_iphi(crystals["eta"][h_cry], crystals["phi"][h_cry])
     hits_per_cl = np.bincount(h_cl, minlength=ncl)
 
     def cl_jag(values, dtype):
@@ -280,9 +309,9 @@ def generate_events(n_events: int, seed: int, flavour: int = 11, pileup: float =
             "pfCluster_noiseUncalibNoFractions": cl_jag(noise_nofrac, F32),
             "pfClusterHit_rechitEnergy": hit_jag(h_rec, F32),
             "pfClusterHit_fraction": hit_jag(frac, F32),
-            "pfClusterHit_ieta": hit_jag(h_ieta, I32),
-            "pfClusterHit_iphi": hit_jag(h_iphi, I32),
-            "pfClusterHit_iz": hit_jag(_iz(crystals["eta"][h_cry]), I32),
+            "pfClusterHit_ieta": hit_jag(crystals["ieta"][h_cry], I32),
+            "pfClusterHit_iphi": hit_jag(crystals["iphi"][h_cry], I32),
+            "pfClusterHit_iz": hit_jag(crystals["iz"][h_cry], I32),
             "caloParticle_simEnergy": _jag(sim_e, calos["n"], F32),
             "caloParticle_simEnergyGoodStatus": _jag(good, calos["n"], F32),
             "caloParticle_genEnergy": _jag(calos["gen_e"], calos["n"], F32),
@@ -423,8 +452,10 @@ def generate_dataset(
 
 
 def generate(target: Path, seed: int) -> list[Path]:
-    """Demo data: 4 electron dumper files of 150 events and the Run-3 electron working point."""
-    return generate_dataset(Path(target) / "electrons", 4, 150, seed, flavour=11)
+    """Demo data: 4 electron files and 2 photon files of 150 events, each folder with its working point."""
+    target = Path(target)
+    electrons = generate_dataset(target / "electrons", 4, 150, seed, flavour=11)
+    return electrons + generate_dataset(target / "photons", 2, 150, seed, flavour=22)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,14 +40,30 @@ def _workflow_module(workflow: str) -> Any:
 
 
 def _selection_key(method: MethodCall) -> tuple:
+    """Methods with the same key share one selection (vars only add output columns)."""
     args = method.args
-    vars_ = args.get("vars")
     mr = args.get("mass_range")
-    return (
-        bool(args.get("cut_and_count", True)),
-        tuple(mr) if isinstance(mr, list) else mr,
-        vars_ if vars_ in (None, "all") else tuple(vars_),
-    )
+    return (bool(args.get("cut_and_count", True)), tuple(mr) if isinstance(mr, list) else mr)
+
+
+def _union_vars(methods: list[MethodCall], key: tuple, default: list[str]) -> list[str] | str:
+    chosen: list[str] = []
+    for m in methods:
+        if _selection_key(m) != key:
+            continue
+        vars_ = m.args.get("vars") or default
+        if vars_ == "all":
+            return "all"
+        chosen += [v for v in vars_ if v not in chosen]
+    return chosen
+
+
+def _only_vars(table: ak.Array, method_vars: list[str] | str, union: list[str] | str) -> ak.Array:
+    """Drop the vars another method sharing the selection asked for."""
+    if method_vars == "all" or union == "all":
+        return table
+    extra = set(union) - set(method_vars)
+    return table[[f for f in table.fields if f not in extra]] if extra else table
 
 
 def _read_errors_allowed(methods: list[MethodCall], exc: BaseException) -> bool:
@@ -144,18 +160,14 @@ def process_chunk(
         filter_names = list(opts.filters)
         for m in methods:
             key = _selection_key(m)
+            union = _union_vars(methods, key, opts.default_vars)
             if key not in cache:
                 cache[key] = module.find_probes(
-                    events,
-                    opts,
-                    cut_and_count=key[0],
-                    mass_range=m.args.get("mass_range"),
-                    vars=m.args.get("vars") or opts.default_vars,
-                    **select,
+                    events, opts, cut_and_count=key[0], mass_range=m.args.get("mass_range"), vars=union, **select
                 )
-            table = cache[key].table
-            folder = run_dir / dataset["folder"] / m.folder
             vars_ = m.args.get("vars") or opts.default_vars
+            table = _only_vars(cache[key].table, vars_, union)
+            folder = run_dir / dataset["folder"] / m.folder
             if m.name == "get_tnp_arrays":
                 path = folder / parquet_files(m.name, None, chunk["index"])[0]
                 _write_parquet(table, path, bool(m.args.get("flat")))

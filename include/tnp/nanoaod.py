@@ -217,7 +217,11 @@ def find_probes(
 ) -> ChunkProbes:
     """Select tags and probes in one chunk of NanoAOD events (a flat uproot record array)."""
     vars = opts.default_vars if vars is None else vars
-    sum_gen = float(ak.sum(events.genWeight)) if is_mc and "genWeight" in events.fields else None
+    sum_gen = (
+        float(ak.sum(ak.values_astype(events.genWeight, np.float64)))
+        if is_mc and "genWeight" in events.fields
+        else None
+    )
     n_events = len(events)
     events = _apply_event_filters(events, opts, is_mc, lumimask, extra_filter)
     electrons = _with_coordinates(_collection(events, "Electron"), opts, events, photon=False)

@@ -183,6 +183,7 @@ CHUNK_GRAPH = StepGraph(
             params=lambda ctx: {k: v for k, v in ctx.params.items() if k not in ("run_dir", "data_root")},
         )
     ],
+    aliases={"merge": (), "efficiencies": ()},  # run-level steps: forcing them leaves the chunks alone
 )
 
 
@@ -339,6 +340,7 @@ RUN_GRAPH = StepGraph(
         Step("merge", run=_run_merge, outputs=_merge_outputs, inputs=_merge_inputs, params=lambda ctx: {}),
         Step("efficiencies", run=_run_efficiencies, outputs=_eff_outputs, requires=("merge",), params=lambda c: {}),
     ],
+    aliases={"process": ("merge",)},  # re-processed chunks are merged again
 )
 
 

@@ -62,14 +62,30 @@ def block_pairs(off_a: np.ndarray, cnt_a: np.ndarray, off_b: np.ndarray, cnt_b: 
     return off_a[ev] + k // nb, off_b[ev] + k % nb
 
 
+_LETTERS = 9
+_MODULUS = 26**_LETTERS
+
+
 def window_index(run: int, lumi: int, event: int, seed_index: int) -> str:
-    """9 lowercase letters from SHA-256 of ``"<run>:<lumi>:<event>:<seed>"`` (spec §9)."""
-    value = int.from_bytes(hashlib.sha256(f"{run}:{lumi}:{event}:{seed_index}".encode()).digest(), "big")
-    letters = []
-    for _ in range(9):
-        value, rest = divmod(value, 26)
-        letters.append(chr(97 + rest))
-    return "".join(letters)
+    """9 lowercase letters from SHA-256 of ``"<run>:<lumi>:<event>:<seed>"`` (spec §9).
+
+    The digest is a big-endian integer written in base 26 (a = 0), least significant digit first.
+    """
+    return window_indices([run], [lumi], [event], [seed_index])[0]
+
+
+def window_indices(run, lumi, event, seed_index) -> list[str]:
+    """:func:`window_index` of many windows (hashes per window, letters vectorized)."""
+    digests = [
+        int.from_bytes(hashlib.sha256(f"{r}:{lu}:{e}:{s}".encode()).digest(), "big") % _MODULUS
+        for r, lu, e, s in zip(run, lumi, event, seed_index, strict=True)
+    ]
+    if not digests:
+        return []
+    value = np.asarray(digests, dtype=np.int64)
+    powers = 26 ** np.arange(_LETTERS, dtype=np.int64)
+    codes = (97 + (value[:, None] // powers[None, :]) % 26).astype(np.uint8)
+    return np.ascontiguousarray(codes).view(f"S{_LETTERS}").ravel().astype(str).tolist()
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
@@ -94,8 +110,90 @@ def sampling_keys(random_seed: int, run, lumi, event, position) -> np.ndarray:
     return h
 
 
-def _flat(arr: ak.Array, dtype=np.float64) -> np.ndarray:
-    return np.asarray(ak.to_numpy(ak.flatten(arr, axis=None)), dtype=dtype)
+def _unpack(arr: ak.Array | ak.contents.Content) -> tuple[list[np.ndarray], np.ndarray]:
+    """(offsets of each list level, starting at 0; flat values) of a jagged numeric array.
+
+    Walks the layout instead of calling ``ak.flatten``/``ak.num`` per branch (their per-call
+    overhead dominated small chunks).
+    """
+    layout = arr.layout if isinstance(arr, ak.Array) else arr
+    for attempt in range(2):
+        offsets: list[np.ndarray] = []
+        lo, hi = 0, layout.length
+        node = layout
+        while True:
+            if isinstance(node, ak.contents.ListArray):
+                node = node.to_ListOffsetArray64(True)
+            if isinstance(node, ak.contents.ListOffsetArray):
+                off = np.asarray(node.offsets)[lo : hi + 1]
+                offsets.append(off - off[0])
+                lo, hi = int(off[0]), int(off[-1])
+                node = node.content
+            elif isinstance(node, ak.contents.NumpyArray):
+                return offsets, np.asarray(node.data)[lo:hi]
+            else:
+                break
+        if attempt == 0:
+            layout = ak.to_packed(layout)
+    raise TypeError(f"unexpected layout {type(node).__name__} in a dumper branch")
+
+
+def _flat(arr: ak.Array | ak.contents.Content, dtype=np.float64) -> np.ndarray:
+    return np.asarray(_unpack(arr)[1], dtype=dtype)
+
+
+def _counts(arr: ak.Array | ak.contents.Content, level: int = 0) -> np.ndarray:
+    """Lengths of the lists at ``level`` (0: per event)."""
+    return np.diff(_unpack(arr)[0][level])
+
+
+class _Branches:
+    """Branch layouts of an events record array (field access without high-level overhead)."""
+
+    def __init__(self, events: ak.Array) -> None:
+        layout = events.layout
+        if not isinstance(layout, ak.contents.RecordArray):
+            layout = ak.to_packed(events).layout
+        self._layout = layout
+
+    def __getitem__(self, name: str) -> ak.contents.Content:
+        return self._layout.content(name)
+
+
+def _best_per_segment(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the maximum, first on ties; maximum) per segment; (-1, -1.0) for empty segments."""
+    counts = np.diff(offsets)
+    best = np.full(counts.size, -1, dtype=np.int64)
+    top = np.full(counts.size, -1.0)
+    full = np.flatnonzero(counts > 0)
+    if full.size:
+        starts = offsets[:-1][full]
+        seg_max = np.maximum.reduceat(values, starts)
+        seg = np.repeat(np.arange(counts.size), counts)
+        local = np.arange(values.size) - offsets[:-1][seg]
+        pos = np.full(counts.size, np.iinfo(np.int64).max)
+        top_of = np.full(counts.size, np.nan)
+        top_of[full] = seg_max
+        hit = values == top_of[seg]
+        np.minimum.at(pos, seg[hit], local[hit])
+        found = pos[full] != np.iinfo(np.int64).max  # a NaN maximum matches nothing: no calo
+        best[full[found]] = pos[full[found]]
+        top[full[found]] = seg_max[found]
+    return best, top
+
+
+def _column(values) -> ak.contents.Content:
+    if isinstance(values, ak.Array):
+        return values.layout
+    values = np.asarray(values)
+    if values.dtype.kind in "US":
+        return ak.to_layout(values)
+    return ak.contents.NumpyArray(np.ascontiguousarray(values))
+
+
+def _records(columns: dict, length: int) -> ak.Array:
+    """A record array from same-length columns (numpy or awkward), in the given field order."""
+    return ak.Array(ak.contents.RecordArray([_column(v) for v in columns.values()], list(columns), length=length))
 
 
 def _log1(x: np.ndarray) -> np.ndarray:
@@ -121,7 +219,8 @@ def _segment_reduce(ufunc, values: np.ndarray, starts: np.ndarray) -> np.ndarray
 def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, source: str = "") -> WindowResult:
     """Build the windows of a chunk of events (spec §6) and return the kept ones."""
     n_events = len(events)
-    ncl = np.asarray(ak.num(events["pfCluster_rawEnergy"], axis=1), dtype=np.int64)
+    events = _Branches(events)
+    ncl = _counts(events["pfCluster_rawEnergy"])
     cl_off = segments(ncl)
     n_cl = int(cl_off[-1])
     ev_cl = np.repeat(np.arange(n_events), ncl)
@@ -138,9 +237,8 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
     et_raw, et_calib = raw / cosh, calib / cosh
 
     # §5.1 association: best calo (first on ties) if its score is > cl_min_fraction
-    scores = ak.flatten(events[f"pfCluster_{cfg.assoc_strategy}"], axis=1)
-    best = np.asarray(ak.to_numpy(ak.fill_none(ak.argmax(scores, axis=1), -1)), dtype=np.int64)
-    best_score = np.asarray(ak.to_numpy(ak.fill_none(ak.max(scores, axis=1), -1.0)), dtype=np.float64)
+    score_off, score_vals = _unpack(events[f"pfCluster_{cfg.assoc_strategy}"])
+    best, best_score = _best_per_segment(np.asarray(score_vals, dtype=np.float64), score_off[1])
     assoc = (best >= 0) & (best_score > cfg.cl_min_fraction)
     calo = np.where(assoc, best, -1)
     score = np.where(assoc, best_score, -1.0)
@@ -152,7 +250,7 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
         first[1:] = (ev_cl[order][1:] != ev_cl[order][:-1]) | (calo[order][1:] != calo[order][:-1])
         is_main[order[first]] = True
 
-    ncalo = np.asarray(ak.num(events["caloParticle_genEta"], axis=1), dtype=np.int64)
+    ncalo = _counts(events["caloParticle_genEta"])
     calo_off = segments(ncalo)
     calo_gen_eta = _flat(events["caloParticle_genEta"])
     calo_gen_phi = _flat(events["caloParticle_genPhi"])
@@ -213,10 +311,10 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
     inside = in_window(s_eta[pw], s_phi[pw], s_iz[pw], eta[pc], phi[pc], iz[pc], cfg.window_version)
     pw, pc = pw[inside], pc[inside]
 
-    sig_jag = ak.flatten(events["pfCluster_simEnergy_sharedXtals"], axis=1)
-    sig_vals = _flat(sig_jag)
-    sig_cnt = np.asarray(ak.num(sig_jag, axis=1), dtype=np.int64)
-    sig_off = segments(sig_cnt)
+    sig_levels, sig_vals = _unpack(events["pfCluster_simEnergy_sharedXtals"])
+    sig_vals = np.asarray(sig_vals, dtype=np.float64)
+    sig_off = sig_levels[1]
+    sig_cnt = np.diff(sig_off)
     if cfg.do_pu_sim:
         pu_sim = _flat(events["pfCluster_simEnergy_sharedXtalsPU"])
         pu_reco = _flat(events["pfCluster_recoEnergy_sharedXtalsPU"])
@@ -225,7 +323,7 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
             _flat(events[f"pfCluster_{n}"])
             for n in ("noise", "noiseUncalib", "noiseNoFractions", "noiseUncalibNoFractions")
         ]
-        ev_pu_tot = np.asarray(ak.to_numpy(events["caloParticlePU_totEnergy"]), dtype=np.float64)
+        ev_pu_tot = _flat(events["caloParticlePU_totEnergy"], np.float64)
     else:
         pu_sim = pu_reco = pu_n = np.zeros(n_cl)
         noise = [np.zeros(n_cl)] * 4
@@ -301,9 +399,9 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
         rest = unmatched[many & (u_pos >= n_m[u_ev])]
         if rest.size:
             r_ev = w_ev[rest]
-            run = np.asarray(ak.to_numpy(events["runId"]), dtype=np.int64)
-            lumi = np.asarray(ak.to_numpy(events["lumiId"]), dtype=np.int64)
-            evt = np.asarray(ak.to_numpy(events["eventId"]), dtype=np.int64)
+            run = _flat(events["runId"], np.int64)
+            lumi = _flat(events["lumiId"], np.int64)
+            evt = _flat(events["eventId"], np.int64)
             r_pos = u_pos[many & (u_pos >= n_m[u_ev])]
             keys = sampling_keys(cfg.random_seed, run[r_ev], lumi[r_ev], evt[r_ev], r_pos)
             srt = np.lexsort((keys, r_ev))
@@ -325,20 +423,14 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
     ev_k = w_ev[kw]
     ks = seeds[kw]
     kc = pc[kp]
-    run = np.asarray(ak.to_numpy(events["runId"]), dtype=np.int64)
-    lumi = np.asarray(ak.to_numpy(events["lumiId"]), dtype=np.int64)
-    evt = np.asarray(ak.to_numpy(events["eventId"]), dtype=np.int64)
-    win_ids = [
-        window_index(r, lu, e, s)
-        for r, lu, e, s in zip(
-            run[ev_k].tolist(), lumi[ev_k].tolist(), evt[ev_k].tolist(), local[ks].tolist(), strict=True
-        )
-    ]
+    run = _flat(events["runId"], np.int64)
+    lumi = _flat(events["lumiId"], np.int64)
+    evt = _flat(events["eventId"], np.int64)
+    win_ids = window_indices(run[ev_k].tolist(), lumi[ev_k].tolist(), evt[ev_k].tolist(), local[ks].tolist())
     if len(set(zip(ev_k.tolist(), win_ids, strict=True))) != len(win_ids):
         raise InputFileError(source or "input", "window_index collision within an event")
 
-    hits_jag = ak.flatten(events["pfClusterHit_fraction"], axis=1)
-    nh = np.asarray(ak.num(hits_jag, axis=1), dtype=np.int64)
+    nh = _counts(events["pfClusterHit_fraction"], 1)
     h_e = _flat(events["pfClusterHit_rechitEnergy"])
     h_f = _flat(events["pfClusterHit_fraction"])
     hits = np.stack(
@@ -352,7 +444,9 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
         ],
         axis=1,
     )
-    hits_by_cluster = ak.unflatten(ak.from_numpy(hits), nh)
+    hits_by_cluster = ak.Array(
+        ak.contents.ListOffsetArray(ak.index.Index64(segments(nh)), ak.contents.NumpyArray(hits))
+    )
 
     gk = gi[kw]
     mk = matched[kw]
@@ -369,8 +463,8 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
     cosh_gen = np.cosh(calo_vals["genEta"])
 
     # mustache seed: first supercluster whose seed is this cluster
-    sc_seed = ak.to_numpy(ak.flatten(events["superCluster_seedIndex"])).astype(np.int64)
-    sc_cnt = np.asarray(ak.num(events["superCluster_seedIndex"], axis=1), dtype=np.int64)
+    sc_seed = _flat(events["superCluster_seedIndex"], np.int64)
+    sc_cnt = _counts(events["superCluster_seedIndex"])
     sc_off = segments(sc_cnt)
     sc_ev = np.repeat(np.arange(n_events), sc_cnt)
     sc_local = np.arange(sc_seed.size) - sc_off[sc_ev]
@@ -449,7 +543,8 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
         "cluster_den_seed_log": _log1(den[kp]),
         "cluster_det_seed_log": _log1(det[kp]),
     }
-    cluster_records = ak.unflatten(ak.zip(clusters, depth_limit=1), p_cnt[kw])
+    cluster_layout = _records(clusters, kp.size).layout
+    cluster_records = ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(segments(p_cnt[kw])), cluster_layout))
 
     windows = {
         "run_id": run[ev_k],
@@ -493,10 +588,10 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
         "et_mustache_raw": must_raw / must_cosh,
         "en_mustache_calib": must_cal,
         "et_mustache_calib": must_cal / must_cosh,
-        "nVtx": np.asarray(ak.to_numpy(events["nVtx"]), dtype=np.int64)[ev_k],
-        "rho": np.asarray(ak.to_numpy(events["rho"]), dtype=np.float64)[ev_k],
-        "obsPU": np.asarray(ak.to_numpy(events["obsPU"]), dtype=np.float64)[ev_k],
-        "truePU": np.asarray(ak.to_numpy(events["truePU"]), dtype=np.float64)[ev_k],
+        "nVtx": _flat(events["nVtx"], np.int64)[ev_k],
+        "rho": _flat(events["rho"], np.float64)[ev_k],
+        "obsPU": _flat(events["obsPU"], np.float64)[ev_k],
+        "truePU": _flat(events["truePU"], np.float64)[ev_k],
         "event_tot_simen_PU": ev_pu_tot[ev_k],
         **{f"seed_f5_{s}": shapes_f5[s][ks] for s in SHAPES},
         **{f"seed_{s}": shapes[s][ks] for s in SHAPES},
@@ -517,10 +612,4 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
         },
         **{name: values[kw] for name, values in w_sums.items()},
     }
-    records = ak.zip(windows, depth_limit=1) if len(kw) else _empty_records(windows)
-    return WindowResult(records, meta, n_events)
-
-
-def _empty_records(windows: dict) -> ak.Array:
-    """A zero-length record array (``ak.zip`` needs at least the field layout)."""
-    return ak.Array({k: (v if not isinstance(v, np.ndarray) else v[:0]) for k, v in windows.items()})[:0]
+    return WindowResult(_records(windows, kw.size), meta, n_events)

@@ -330,7 +330,7 @@ def test_window_index_collision_within_an_event_fails(monkeypatch: pytest.Monkey
     from include.core.errors import InputFileError
     from include.ecal_windows import windows as windows_module
 
-    monkeypatch.setattr(windows_module, "window_index", lambda run, lumi, event, seed: "aaaaaaaaa")
+    monkeypatch.setattr(windows_module, "window_indices", lambda run, lumi, event, seed: ["aaaaaaaaa"] * len(seed))
     ev = event([cluster(0.0, 0.0, 20.0, scores=[0.9]), cluster(0.0, 2.0, 10.0, scores=[0.0])], [calo(0.0, 0.0)])
     with pytest.raises(InputFileError, match="collision"):
         compute_windows(build([ev]), WindowConfig(maxnocalow=1), flat_wp(0.1), "f.root")

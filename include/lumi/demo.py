@@ -266,8 +266,8 @@ def generate(
     all_fills = sorted(set(fills) | {f for f in NO_SB_FILLS if min(fills) < f < max(fills)})
     rng = np.random.default_rng(seed)
     timelines = build_timeline(T0, all_fills, set(fills), rng)
-    # The last fill is still "ongoing" at the end of the query window: 10 min after its end.
-    written = _bmodes_files(target, timelines, timelines[-1].t_end + 600)
+    # The last fill is still "ongoing" when the query window closes with its last logged mode change.
+    written = _bmodes_files(target, timelines, timelines[-1].t_end)
     for tl in timelines:
         if not tl.has_sb:
             continue

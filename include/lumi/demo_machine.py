@@ -155,16 +155,16 @@ def simulate_fill(timeline: FillTimeline, n_bunches: int, cfg: LumiConfig, rng: 
             "ev": np.zeros((len(t), nb)),
             "bl": np.zeros((len(t), nb)),
             "state": np.array(
-                [n0, rng.normal(1.55, 0.1, nb), rng.normal(1.50, 0.1, nb), rng.normal(1.20e-9, 0.02e-9, nb)]
+                [n0, rng.normal(1.60, 0.1, nb), rng.normal(1.75, 0.1, nb), rng.normal(1.20e-9, 0.02e-9, nb)]
             ),
-            "extra_tau": rng.uniform(80, 200, nb) * 3600,
+            "extra_tau": rng.uniform(150, 300, nb) * 3600,
         }
     coll = np.intersect1d(b1, b2)
     i1 = np.searchsorted(b1, coll)
     i2 = np.searchsorted(b2, coll)
     lumi = {"ATLAS": np.zeros((len(t), len(coll))), "CMS": np.zeros((len(t), len(coll)))}
     l_prev = np.zeros(len(coll))
-    blow_h, blow_v = 0.05 / 3600, 0.035 / 3600  # µm/s extra blow-up at flat top
+    blow_h, blow_v = 0.05 / 3600, 0.05 / 3600  # µm/s extra blow-up at flat top
     tau_sr = cfg.tauSRxy_FT_h * 3600
     # Elastic scattering: θ_x² = 1/(2·B·P²) with B = 19.9 GeV⁻², P = 6500 GeV.
     theta_x2 = 1 / (2 * 19.9 * 6500.0**2)

@@ -39,7 +39,11 @@ def _edges(flag: LoggedVariable | None, t0: float, t1: float) -> tuple[float, fl
 
 
 def derive_fill_table(path: str | Path, query_stop: float | None = None, now: float | None = None) -> pd.DataFrame:
-    """One record per fill from a raw beam-mode logging CSV (HX:FILLN, HX:BMODE_<M>)."""
+    """One record per fill from a raw beam-mode logging CSV (HX:FILLN, HX:BMODE_<M>).
+
+    The ongoing (last) fill ends at min(now, query stop); the query stop defaults to the last
+    timestamp logged in the file.
+    """
     variables = read_logging_csv(path)
     filln = require(variables, "HX:FILLN", path)
     if len(filln) == 0:
@@ -47,7 +51,9 @@ def derive_fill_table(path: str | Path, query_stop: float | None = None, now: fl
     numbers = filln.scalars().astype(int)
     change = np.r_[True, numbers[1:] != numbers[:-1]]
     starts, fills = filln.t[change], numbers[change]
-    stop = min(now if now is not None else time.time(), query_stop if query_stop is not None else np.inf)
+    if query_stop is None:  # the query window ends with the last logged value of the file
+        query_stop = max(float(v.t.max()) for v in variables.values() if len(v))
+    stop = min(now if now is not None else time.time(), query_stop)
     records = []
     for i, (fill, t0) in enumerate(zip(fills.tolist(), starts.tolist(), strict=True)):
         complete = i + 1 < len(fills)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from include.core.errors import ParamError
 from include.lumi.config import LumiConfig
 from include.lumi.constants import C_LIGHT
 from include.lumi.expfit import fit_tau
@@ -38,8 +39,17 @@ class SBResult:
     fits: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
+MAX_FILL_S = 7 * 24 * 3600.0
+
+
 def grid(rec: dict[str, float], cfg: LumiConfig) -> np.ndarray:
     """``arange(t_start_STABLE, t_endfill − 900 s, t_step_sec)`` (ends relative to the fill end)."""
+    if rec["t_endfill"] - rec["t_start_STABLE"] > MAX_FILL_S:
+        raise ParamError(
+            "fills",
+            f"fill {rec.get('fill')}: stable beams to fill end spans "
+            f"{(rec['t_endfill'] - rec['t_start_STABLE']) / 3600:.0f} h; the beam-mode record is implausible",
+        )
     return np.arange(rec["t_start_STABLE"], rec["t_endfill"] - 900.0, cfg.t_step_sec)
 
 

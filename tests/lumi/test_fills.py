@@ -39,6 +39,8 @@ def test_derive_table(tmp_path: Path) -> None:
     ongoing = table.loc[6003]
     assert ongoing.t_endfill == T0 + 10000 and not ongoing.flag_complete  # min(now, query stop)
     assert ongoing.t_start_STABLE == T0 + 9500 and ongoing.t_stop_STABLE == -1
+    # without an explicit query stop, the window closes with the last logged value
+    assert derive_fill_table(_raw(tmp_path), now=T0 + 1e9).loc[6003].t_endfill == T0 + 9500
 
 
 def test_selection_rules(tmp_path: Path) -> None:

@@ -249,6 +249,7 @@ class HTCondorJobOperator(BaseOperator):
                 self._store(context, job)
                 return self._defer(job)
         workdir = self._workdir(batch)
+        self._preflight(workdir)
         sub, mapping = self._submit(hook, batch, workdir, range(self._item_count()), self.request_memory_mb)
         job = {
             "schedd": sub.schedd,
@@ -271,6 +272,21 @@ class HTCondorJobOperator(BaseOperator):
         )
         self._after_submit(context, job)
         return self._defer(job)
+
+    def _preflight(self, workdir: Path) -> None:
+        """Fail before submitting on what would otherwise become a held job."""
+        problems = []
+        if not self.shared_fs or self.container_image:
+            missing = [workdir / f for f in self.input_files if not (workdir / f).exists()]
+            problems += [f"input file {path} does not exist" for path in missing]
+        image = self.container_image
+        if image and "://" not in image and not Path(image).is_file():
+            problems.append(f"container image {image} does not exist")
+        proxy = self.submit_extra.get("x509userproxy")
+        if proxy and not Path(proxy).is_file():
+            problems.append(f"x509userproxy {proxy} does not exist")
+        if problems:
+            raise AirflowException("not submitting: " + "; ".join(problems))
 
     def _after_submit(self, context: Any, job: dict[str, Any]) -> None:
         """Called after the job record is stored and before deferring (a test seam)."""

@@ -194,6 +194,24 @@ def test_missing_expected_output_fails_the_task(pool: str, workdir: Path, capfd)
     assert "1 expected output(s) are missing: out_1.txt" in text
 
 
+def test_missing_inputs_are_reported_before_submitting(pool: str, workdir: Path, capfd) -> None:
+    _dr, tis = run_dag(
+        "preflight",
+        lambda: operator(
+            task_id="preflight",
+            executable="/bin/cat",
+            arguments=["in.txt"],
+            workdir=str(workdir),
+            input_files=["in.txt"],
+            container_image=str(workdir / "missing.sif"),
+        ),
+    )
+    text = texts(capfd)
+    assert tis["preflight"].state == "failed"
+    assert f"input file {workdir / 'in.txt'} does not exist" in text
+    assert "missing.sif does not exist" in text and "Submitted cluster" not in text
+
+
 def test_unpassable_parameter_is_rejected_before_submitting(pool: str, workdir: Path, capfd) -> None:
     _dr, tis = run_dag(
         "reject",

@@ -55,9 +55,20 @@ def _render(layout: ak.contents.Content) -> list[str]:
     if isinstance(layout, ak.contents.IndexedArray):
         inner = _render(layout.content)
         return [inner[i] for i in np.asarray(layout.index).tolist()]
-    if isinstance(layout, ak.contents.ListOffsetArray | ak.contents.ListArray):
+    if isinstance(layout, ak.contents.ListOffsetArray):
         starts, stops = np.asarray(layout.starts), np.asarray(layout.stops)
         return _lists(_render(layout.content), starts, stops)
+    if isinstance(layout, ak.contents.ListArray):  # gathered lists: render each used element once
+        starts, stops = np.asarray(layout.starts, dtype=np.int64), np.asarray(layout.stops, dtype=np.int64)
+        counts = stops - starts
+        ends = np.cumsum(counts)
+        element = (
+            np.repeat(starts, counts) + np.arange(int(ends[-1]) if ends.size else 0) - np.repeat(ends - counts, counts)
+        )
+        used, position = np.unique(element, return_inverse=True)
+        inner = _render(layout.content[used] if used.size else layout.content[0:0])
+        tokens = [inner[i] for i in position.tolist()]
+        return _lists(tokens, ends - counts, ends)
     if isinstance(layout, ak.contents.RegularArray):
         starts = np.arange(layout.length, dtype=np.int64) * layout.size
         return _lists(_render(layout.content), starts, starts + layout.size)

@@ -153,7 +153,11 @@ def list_inputs(params: dict[str, Any]) -> dict[str, Any]:
     branches = needed_branches(p["assoc_strategy"], p["do_pu_sim"])
     good, bad = [], []
     for path in files:
-        resolve_inside(path, [settings.data_root], "input_dir")
+        try:
+            resolve_inside(path, [settings.data_root], "input_dir")
+        except ParamError:
+            bad.append({"path": str(path), "problem": "links outside the data root"})
+            continue
         check = check_input(path, branches)
         if check.ok:
             good.append({"path": str(path), "events": check.events})

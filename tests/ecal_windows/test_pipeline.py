@@ -54,8 +54,12 @@ def test_corrupt_input_is_reported_and_skipped(data) -> None:
     data_root, output = data
     folder = data_root / "ecal_windows" / "electrons"
     (folder / "dumper_001.root").write_bytes(b"\0" * 5000)  # an input file destroyed in place
+    outside = data_root.parent / "elsewhere.root"
+    outside.write_bytes(b"x")
+    (folder / "zz_link.root").symlink_to(outside)
     result = run({"files_per_group": 2, "output_dir": "skip"})
-    assert [Path(b["path"]).name for b in result["bad_inputs"]] == ["dumper_001.root"]
+    assert [Path(b["path"]).name for b in result["bad_inputs"]] == ["dumper_001.root", "zz_link.root"]
+    assert "outside the data root" in result["bad_inputs"][1]["problem"]
     report = json.loads((output / "ecal_windows_dataset" / "skip" / "inputs_report.json").read_text())
     assert [len(g["files"]) for g in report["groups"]] == [2, 1]
     assert all(g["ok"] for g in result["groups"]) and result["windows"] > 0

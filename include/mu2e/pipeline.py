@@ -416,9 +416,9 @@ def check_ensemble(campaign_dir: str | Path, ledger_url: str, min_p: float = DEF
         by_process = {p: int((table["process_id"] == i).sum()) for i, p in enumerate(names["processes"])}
         if any(by_process.get(p, 0) != n for p, n in counts["counts"].items()):
             problems.append(f"job {job['index']}: file content differs from counts.json")
-    every = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-    unique = int(np.unique(every).size)
-    duplicates = int(every.size - unique)
+    every = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    duplicates = int((np.diff(every) == 0).sum())
+    unique = int(every.size - duplicates)
     overlapping = ledger.overlaps(ledger.claims(ledger_url, plan["ensemble"]))
     poisson = {p: mu for p, mu in expected.items() if p != COSMIC}
     stats = chi_square({p: observed[p] for p in poisson}, poisson)

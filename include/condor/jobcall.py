@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from include.condor.files import tail
 from include.condor.hook import HTCondorHook, Submitted
 from include.condor.poller import Poller
 from include.condor.submit import JobSpec, build_submit, cluster_template, items_for_argvs
@@ -107,7 +108,7 @@ def read_result(workdir: str | Path, i: int, job_id: str = "") -> Any:
     """The decoded result of call ``i``, or raise with the job's stderr tail."""
     workdir = Path(workdir)
     path = workdir / RESULT_FILE.format(i=i)
-    err = _tail(workdir / "out" / f"{job_id}.err") if job_id else ""
+    err = tail(workdir / "out" / f"{job_id}.err") if job_id else ""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -115,13 +116,6 @@ def read_result(workdir: str | Path, i: int, job_id: str = "") -> Any:
     if not data.get("ok"):
         raise StepError(f"job {job_id or i}: {data.get('error')}; stderr tail:\n{err}")
     return data.get("result")
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def wait(hook: HTCondorHook, sub: Submitted, workdir: Path, timeout: float, poll: float = 0.5) -> None:

@@ -3,7 +3,8 @@
 Crash safety: the job record (schedd, cluster ids, job ids) is written to ``task_state_store``
 with ``NEVER_EXPIRE`` before deferring. A retry reads it and reconnects to unfinished procs
 instead of submitting again; if the record is missing (a crash between submit and write), the
-deterministic batch names of earlier tries are looked up in the queue first.
+deterministic batch names of earlier tries are looked up in the queue first. When the stored
+procs ended and some failed, only the failed items are submitted again.
 """
 
 from __future__ import annotations
@@ -16,27 +17,13 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from include.condor.files import TAIL_LINES, tail
 from include.condor.hook import HTCondorHook, Submitted, split_job_id
 from include.condor.links import STATE_KEY, HTCondorJobLink
 from include.condor.policy import MEMORY_PERIODIC_HOLD, HoldPolicy
 from include.condor.states import ProcState
 from include.condor.submit import JobSpec, batch_name, build_submit, cluster_template, items_for_argvs
 from include.condor.triggers import HTCondorJobTrigger
-
-TAIL_LINES = 20
-
-
-def tail(path: Path, lines: int = TAIL_LINES) -> str:
-    """Last ``lines`` lines of a text file ('' if missing)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - 64 * 1024))
-            text = handle.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class HTCondorJobOperator(BaseOperator):

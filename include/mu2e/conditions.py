@@ -113,3 +113,68 @@ def pinned(key: str, config_file: str | Path = CONFIG_FILE) -> tuple[dict[str, R
     rows = {tag: Row(*map(float, values)) for tag, values in entry["rows"].items()}
     meta = {k: v for k, v in entry.items() if k != "rows"}
     return rows, meta
+
+
+def pin(
+    rows: dict[str, Row],
+    key: str,
+    *,
+    purpose: str,
+    version: str,
+    run: int,
+    description: str = "",
+    config_file: str | Path = CONFIG_FILE,
+) -> Path:
+    """Add conditions set ``key`` (the rows of one DB query) to the versioned config; never overwrite.
+
+    All :data:`REQUIRED_TAGS` must be present, so a misspelt DB tag is caught when pinning.
+    """
+    missing = [tag for tag in REQUIRED_TAGS if tag not in rows]
+    if missing:
+        raise ConfigError(f"cannot pin {key!r}: tags missing from the query result: {', '.join(missing)}")
+    path = Path(config_file)
+    config = yaml.safe_load(path.read_text()) if path.exists() else {"sets": {}}
+    if key in config["sets"]:
+        raise ConfigError(f"conditions set {key!r} is already pinned in {path}; choose a new key")
+    config["sets"][key] = {
+        "description": description or f"SimEfficiencies2 {purpose} {version} run {run}",
+        "purpose": purpose,
+        "version": version,
+        "run": int(run),
+        "rows": {tag: [r.numerator, r.denominator, r.eff] for tag, r in rows.items()},
+    }
+    from include.core import atomic
+
+    header = (
+        "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#")) if path.exists() else ""
+    )
+    return atomic.write_text(path, header + yaml.safe_dump(config, sort_keys=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m include.mu2e.conditions", description="Pin a SimEfficiencies2 query result (CSV dump)."
+    )
+    parser.add_argument("csv", type=Path, help="tag,numerator,denominator,eff rows of one query")
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--purpose", default="Sim_best")
+    parser.add_argument("--version", default="v1_1")
+    parser.add_argument("--run", type=int, default=1430)
+    parser.add_argument("--config", type=Path, default=CONFIG_FILE)
+    args = parser.parse_args(argv)
+    try:
+        rows = rows_from_csv(args.csv.read_text(), str(args.csv))
+        path = pin(rows, args.key, purpose=args.purpose, version=args.version, run=args.run, config_file=args.config)
+    except (OSError, ConfigError, InputFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rates = stop_rates(rows)
+    print(f"pinned {args.key} in {path}: {rates.to_dict()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -239,3 +239,22 @@ def test_cli_prints_table():
         [sys.executable, "-m", "include.mu2e.normalizations", "--livetime", "1 week"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "livetime" in bad.stderr
+
+
+def test_pin_a_query_result(tmp_path):
+    import shutil
+
+    from include.mu2e.conditions import CONFIG_FILE, pin
+
+    config = tmp_path / "conditions.yaml"
+    shutil.copy(CONFIG_FILE, config)
+    rows, _ = pinned("spec-example")
+    pin(rows, "MDC2025-run1430", purpose="Sim_best", version="v1_1", run=1430, config_file=config)
+    again, meta = pinned("MDC2025-run1430", config)
+    assert again == rows and meta["run"] == 1430
+    assert config.read_text().startswith("# Pinned SimEfficiencies2")
+    with pytest.raises(ConfigError, match="already pinned"):
+        pin(rows, "MDC2025-run1430", purpose="Sim_best", version="v1_1", run=1430, config_file=config)
+    broken = {k: v for k, v in rows.items() if k != "PhysicalPionStops"}
+    with pytest.raises(ConfigError, match="PhysicalPionStops"):
+        pin(broken, "other", purpose="Sim_best", version="v1_1", run=1430, config_file=config)

@@ -50,7 +50,10 @@ def _render(layout: ak.contents.Content) -> list[str]:
         return [json.dumps(v) for v in ak.to_list(layout)]
     if isinstance(layout, ak.contents.RecordArray):
         columns = [_render(layout.content(f)) for f in layout.fields]
-        template = "{" + ",".join(f"{json.dumps(f)}:%s" for f in layout.fields) + "}"
+        if layout.is_tuple:  # a fixed-length list of mixed types, e.g. a hit
+            template = "[" + ",".join(["%s"] * len(columns)) + "]"
+        else:
+            template = "{" + ",".join(f"{json.dumps(f)}:%s" for f in layout.fields) + "}"
         return [template % row for row in zip(*columns, strict=True)]
     if isinstance(layout, ak.contents.IndexedArray):
         inner = _render(layout.content)

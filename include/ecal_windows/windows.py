@@ -433,20 +433,11 @@ def compute_windows(events: ak.Array, cfg: WindowConfig, wp: WorkingPoint, sourc
     nh = _counts(events["pfClusterHit_fraction"], 1)
     h_e = _flat(events["pfClusterHit_rechitEnergy"])
     h_f = _flat(events["pfClusterHit_fraction"])
-    hits = np.stack(
-        [
-            _flat(events["pfClusterHit_ieta"]),
-            _flat(events["pfClusterHit_iphi"]),
-            _flat(events["pfClusterHit_iz"]),
-            h_e,
-            h_e * h_f,
-            h_f,
-        ],
-        axis=1,
-    )
-    hits_by_cluster = ak.Array(
-        ak.contents.ListOffsetArray(ak.index.Index64(segments(nh)), ak.contents.NumpyArray(hits))
-    )
+    # a hit: (ieta|ix, iphi|iy, iz, rechit energy, energy x fraction, fraction), ints then reals
+    hit_columns = [_flat(events[f"pfClusterHit_{n}"], np.int64) for n in ("ieta", "iphi", "iz")]
+    hit_columns += [h_e, h_e * h_f, h_f]
+    hits = ak.contents.RecordArray([ak.contents.NumpyArray(c) for c in hit_columns], None, length=h_e.size)
+    hits_by_cluster = ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(segments(nh)), hits))
 
     gk = gi[kw]
     mk = matched[kw]

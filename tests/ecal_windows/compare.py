@@ -16,7 +16,7 @@ def diff(a: Any, b: Any, path: str = "") -> str | None:
             if d:
                 return d
         return None
-    if isinstance(a, list) and isinstance(b, list):
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         if len(a) != len(b):
             return f"{path}: length {len(a)} != {len(b)}"
         for i, (x, y) in enumerate(zip(a, b, strict=True)):

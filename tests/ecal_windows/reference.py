@@ -208,20 +208,12 @@ def windows_of_event(ev: dict[str, Any], cfg: WindowConfig, wp: WorkingPoint) ->
     return kept, meta_row
 
 
-def _hits(ev: dict, i: int) -> list[list[float]]:
+def _hits(ev: dict, i: int) -> list[list[int | float]]:
     out = []
     for k in range(len(ev["pfClusterHit_fraction"][i])):
         e, f = ev["pfClusterHit_rechitEnergy"][i][k], ev["pfClusterHit_fraction"][i][k]
-        out.append(
-            [
-                float(ev["pfClusterHit_ieta"][i][k]),
-                float(ev["pfClusterHit_iphi"][i][k]),
-                float(ev["pfClusterHit_iz"][i][k]),
-                e,
-                e * f,
-                f,
-            ]
-        )
+        ids = [ev[f"pfClusterHit_{n}"][i][k] for n in ("ieta", "iphi", "iz")]
+        out.append([*ids, e, e * f, f])
     return out
 
 

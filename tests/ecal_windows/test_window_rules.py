@@ -237,7 +237,8 @@ def test_true_mustache_and_seed_features() -> None:
     assert w["en_true_sim"] == 38.0 and w["et_true_sim"] == pytest.approx(38.0 / math.cosh(0.32))  # gen eta
     assert w["et_true_sim_good"] == pytest.approx(37.0 / math.cosh(0.32)) and w["sim_true_eta"] == 0.5
     assert w["et_seed"] == pytest.approx(20.0) and w["et_seed_calib"] == pytest.approx(21.0)
-    assert w["seed_hits"] == [[17.0, 1.0, 0.0, 10.0, 10.0, 1.0], [17.0, 1.0, 0.0, 4.0, 2.0, 0.5]]
+    assert [list(h) for h in w["seed_hits"]] == [[17, 1, 0, 10.0, 10.0, 1.0], [17, 1, 0, 4.0, 2.0, 0.5]]
+    assert [type(x) for x in w["seed_hits"][0]] == [int, int, int, float, float, float]
     assert w["en_seed_log"] == pytest.approx(math.log(clusters[0]["raw"] + 1))
 
 

@@ -166,7 +166,7 @@ def egamma_tnp() -> None:
         return run_dir
 
     @task(trigger_rule="all_done", outlets=[TNP_OUTPUTS])
-    def summary(validated: dict[str, Any], done: str | None) -> dict[str, Any]:
+    def summary(validated: dict[str, Any]) -> dict[str, Any]:
         """Counts per dataset, method and filter; bad files and failed chunks."""
         from include.tnp import pipeline
 
@@ -184,7 +184,7 @@ def egamma_tnp() -> None:
     units = preprocess(validated)
     chunks = process_chunk.expand(unit=units)
     merged = merge(validated, chunks)
-    summary(validated, efficiencies_and_plots(merged))
+    efficiencies_and_plots(merged) >> summary(validated)
 
 
 egamma_tnp()

@@ -102,6 +102,7 @@ def test_demo_run_end_to_end_and_rerun_is_fresh(roots) -> None:
     assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*.manifest.json")} == manifests
 
 
+@pytest.mark.slow
 def test_real_sample_trigger_counts_through_the_dag(roots, shared_data) -> None:
     data, output = roots
     shutil.copy(shared_data / "egamma-tnp" / "DYto2E.root", data / "DYto2E.root")
@@ -161,3 +162,31 @@ def test_invalid_parameters_fail_validation(roots) -> None:
 def test_fileset_outside_data_root_is_refused(roots, path: str) -> None:
     run = _load_dag().test(run_conf={"fileset": path})
     assert _states(run)["validate_params[-1]"] == "failed"
+
+
+def test_failing_chunk_fails_its_task_only_and_the_summary_lists_it(roots) -> None:
+    import uproot
+
+    from include.tnp.demo import configurations, nanoaod_events, write_nanoaod
+
+    data, output = roots
+    write_nanoaod(data / "good.root", 300, seed=3)
+    events = nanoaod_events(300, seed=4)
+    with uproot.recreate(data / "nobranch.root") as out:  # readable, but without the Electron collection
+        out["Events"] = {k: v for k, v in events.items() if k in ("run", "luminosityBlock", "event")}
+    conf = configurations()
+    fileset = {"demo": {"files": {"good.root": "Events", "nobranch.root": "Events"}}}
+    run = _load_dag().test(
+        run_conf={
+            "config": json.dumps(conf["runner"]),
+            "settings": json.dumps(conf["settings"]),
+            "fileset": json.dumps(fileset),
+            "output": "partial",
+        }
+    )
+    states = _states(run)
+    assert states["process_chunk[0]"] == "success" and states["process_chunk[1]"] == "failed"
+    assert states["merge[-1]"] == "upstream_failed" and states["summary[-1]"] == "success"
+    summary = json.loads((output / "egamma_tnp" / "partial" / "summary.json").read_text())
+    assert [c["chunk"] for c in summary["failed_chunks"]] == ["chunk-0001"]
+    assert summary["events_processed"] == 300

@@ -52,6 +52,18 @@ finished steps; `force` re-runs a step and everything downstream of it.
 """
 
 
+def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
+    """One campaign step; errors a retry cannot fix fail the task at once (no retries)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.mu2e import pipeline
+
+    try:
+        return pipeline.run_campaign_step(conf, step, get_current_context()["params"]["force"])
+    except pipeline.PermanentError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 @dag(
     dag_id=DAG_ID,
     schedule=None,
@@ -193,30 +205,32 @@ def mu2e_ensemble() -> None:
     @task
     def validate_params() -> dict[str, Any]:
         """Check the form (tag, livetime, paths, processes) and return the campaign configuration."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.core.errors import ParamError
         from include.mu2e import pipeline
 
-        return pipeline.validate_params(dict(get_current_context()["params"]))
+        try:
+            return pipeline.validate_params(dict(get_current_context()["params"]))
+        except ParamError as exc:
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def normalize(conf: dict[str, Any]) -> dict[str, Any]:
         """Expected events per process (means), beam POT and both livetimes."""
-        from include.mu2e import pipeline
-
-        return pipeline.run_campaign_step(conf, "normalize", get_current_context()["params"]["force"])
+        return _step(conf, "normalize")
 
     @task
     def check_inputs(conf: dict[str, Any], _normalized: dict[str, Any]) -> dict[str, Any]:
         """Stage 1: campaign config from the inputs; fails with the shortfall per process."""
-        from include.mu2e import pipeline
-
-        return pipeline.run_campaign_step(conf, "campaign", get_current_context()["params"]["force"])
+        return _step(conf, "campaign")
 
     @task
     def build_jobs(conf: dict[str, Any], _checked: dict[str, Any]) -> list[dict[str, Any]]:
         """Per-job seeds and counts; input ranges reserved in the ledger. Returns the mapped units."""
         from include.mu2e import pipeline
 
-        pipeline.run_campaign_step(conf, "jobs", get_current_context()["params"]["force"])
+        _step(conf, "jobs")
         return pipeline.job_units(conf)
 
     @task(max_active_tis_per_dagrun=8)
@@ -235,9 +249,7 @@ def mu2e_ensemble() -> None:
     @task
     def validate_ensemble(conf: dict[str, Any], _jobs: list[dict[str, Any]]) -> dict[str, Any]:
         """Counts per process within Poisson expectation; every input entry used once."""
-        from include.mu2e import pipeline
-
-        return pipeline.run_campaign_step(conf, "validate", get_current_context()["params"]["force"])
+        return _step(conf, "validate")
 
     @task(outlets=[ENSEMBLE])
     def summary(conf: dict[str, Any], _validated: dict[str, Any]) -> dict[str, Any]:
@@ -245,10 +257,8 @@ def mu2e_ensemble() -> None:
         import json
         from pathlib import Path
 
-        from include.mu2e import pipeline
-
         context = get_current_context()
-        pipeline.run_campaign_step(conf, "summary", context["params"]["force"])
+        _step(conf, "summary")
         result = json.loads((Path(conf["output_dir"]) / "summary.json").read_text())
         context["outlet_events"][ENSEMBLE].extra = {
             "tag": result["tag"],

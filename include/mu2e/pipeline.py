@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from include.core import atomic
-from include.core.errors import ParamError, ProductionError
+from include.core.errors import ParamError, ProductionError, StepError
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
 from include.core.steps import Step, StepGraph, UnitContext
 from include.mu2e import ledger
@@ -273,9 +273,26 @@ def _campaign_ctx(conf: dict[str, Any], backend: str = "local") -> UnitContext:
     return UnitContext(PRODUCTION, conf["spec"]["tag"], Path(conf["output_dir"]), conf, backend)
 
 
+class PermanentError(ProductionError):
+    """A step failed for a reason a retry cannot change (bad parameter or input, shortfall)."""
+
+
+PERMANENT = ("ParamError", "InputFileError", "ShortfallError", "JobDefinitionError", "ConfigError")
+
+
 def run_campaign_step(conf: dict[str, Any], step: str, force: str = "none") -> dict[str, Any]:
-    """Run one campaign step (and nothing else) if stale or forced; return the unit report."""
-    return CAMPAIGN.run_unit(_campaign_ctx(conf), force, only=[step]).to_dict()
+    """Run one campaign step (and nothing else) if stale or forced; return the unit report.
+
+    A failure raises :class:`PermanentError` when retrying cannot help (the DAG then fails the task
+    at once), else :class:`~include.core.errors.StepError`.
+    """
+    report = CAMPAIGN.run_unit(_campaign_ctx(conf), force, only=[step], raise_on_failure=False)
+    for result in report.failed:
+        message = f"{PRODUCTION} {conf['spec']['tag']} {result.step}: {result.error}"
+        if (result.error or "").split(":", 1)[0] in PERMANENT:
+            raise PermanentError(message)
+        raise StepError(message)
+    return report.to_dict()
 
 
 def job_units(conf: dict[str, Any]) -> list[dict[str, Any]]:

@@ -135,12 +135,17 @@ def test_dag_end_to_end(data: tuple[Path, Path]):
 
 
 def test_dag_fails_before_any_job_on_insufficient_inputs(data: tuple[Path, Path]):
+    from airflow.utils.session import create_session
+
     _, output = data
-    dag = _load_dag()
+    dag = _load_dag(retries=None)  # the DAG's own retries: a shortfall must not be retried
     run = dag.test(run_conf={"tag": "MDS3d", "livetime": "10 h"})
     states = _states(run)
     assert str(run.state) == "failed"
     assert states["check_inputs"] == ["failed"]
+    with create_session() as session:
+        (ti,) = [t for t in run.get_task_instances(session=session) if t.task_id == "check_inputs"]
+        assert ti.try_number == 1
     assert "success" not in states.get("run_job", []) and "success" not in states.get("build_jobs", [])
     out = output / "mu2e_ensemble" / "MDS3d"
     assert not (out / "jobs.json").exists() and not list(out.glob("job_*"))

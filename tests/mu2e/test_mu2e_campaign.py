@@ -49,7 +49,7 @@ def test_campaign_numbers_follow_the_inputs(mu2e_data: Path):
 def test_shortfall_lists_every_process_and_writes_nothing(mu2e_data: Path):
     conf = pipeline.validate_params({"tag": "MDS3c", "livetime": "10 h"})
     pipeline.run_campaign_step(conf, "normalize")
-    with pytest.raises(Exception, match="insufficient inputs") as info:
+    with pytest.raises(pipeline.PermanentError, match="insufficient inputs") as info:
         pipeline.run_campaign_step(conf, "campaign")
     message = str(info.value)
     for process in CampaignSpec.processes:

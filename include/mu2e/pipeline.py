@@ -277,7 +277,14 @@ class PermanentError(ProductionError):
     """A step failed for a reason a retry cannot change (bad parameter or input, shortfall)."""
 
 
-PERMANENT = ("ParamError", "InputFileError", "ShortfallError", "JobDefinitionError", "ConfigError")
+PERMANENT = (
+    "ParamError",
+    "InputFileError",
+    "ShortfallError",
+    "JobDefinitionError",
+    "ConfigError",
+    "EnsembleValidationError",
+)
 
 
 def run_campaign_step(conf: dict[str, Any], step: str, force: str = "none") -> dict[str, Any]:

@@ -121,3 +121,17 @@ def test_root_output_with_truth_columns(mu2e_data: Path):
 def test_split_exact():
     assert split_exact(10, 4) == [3, 3, 2, 2]
     assert sum(split_exact(3693, 7)) == 3693
+
+
+def test_validation_catches_reused_events(mu2e_data: Path):
+    conf = pipeline.validate_params({"tag": "MDS3c", "njobs": 2, "livetime": "30 min"})
+    pipeline.run_all(conf)
+    out = Path(conf["output_dir"])
+    first = json.loads((out / "job_0000" / "counts.json").read_text())
+    second = json.loads((out / "job_0001" / "counts.json").read_text())
+    shutil.copyfile(out / "job_0000" / first["output"], out / "job_0001" / second["output"])
+    with pytest.raises(pipeline.PermanentError, match="used more than once"):
+        pipeline.run_campaign_step(conf, "validate", "validate")
+    validation = json.loads((out / "validation.json").read_text())
+    assert validation["duplicates"] == first["events"] and not validation["ok"]
+    assert any("differs from counts.json" in p for p in validation["problems"])

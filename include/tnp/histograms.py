@@ -75,20 +75,6 @@ def _mll_axis() -> hist.axis.Regular:
     return hist.axis.Regular(n, lo, hi, name=name, label="mll", flow=True)
 
 
-def _fill(h: hist.Hist, table: ak.Array, columns: dict[str, str], weight: str | None, mask_fn: Any = None) -> hist.Hist:
-    need = [c for c in columns.values() if c in table.fields]
-    missing = [c for c in columns.values() if c not in table.fields]
-    if missing:
-        raise ConfigError(f"variable(s) {missing} are not in the probe table (add them to 'vars')")
-    wanted = need + ([weight] if weight and weight in table.fields else [])
-    flat = flatten_probes(table, wanted) if len(table) else {c: np.array([]) for c in wanted}
-    n = len(next(iter(flat.values()))) if flat else 0
-    w = _weights(flat, weight, n)
-    mask = mask_fn(flat) if mask_fn is not None else np.ones(n, dtype=bool)
-    h.fill(**{axis: flat[col][mask] for axis, col in columns.items()}, weight=w[mask])
-    return h
-
-
 def nd_histograms(
     passing: ak.Array,
     failing: ak.Array,
@@ -162,12 +148,12 @@ def one_d_histograms(
                     axes.append(_mll_axis())
                     columns["mll"] = "pair_mass"
                 h = hist.Hist(*axes, storage=hist.storage.Weight())
-                result[axis_name][region][side] = _fill_extra(h, table, columns, weight, mask)
+                result[axis_name][region][side] = _fill(h, table, columns, weight, mask)
     return result
 
 
-def _fill_extra(h: hist.Hist, table: ak.Array, columns: dict[str, str], weight: str | None, mask_fn: Any) -> hist.Hist:
-    """Fill with helper columns (``_region``, ``_pt``) used by the mask but not by the axes."""
+def _fill(h: hist.Hist, table: ak.Array, columns: dict[str, str], weight: str | None, mask_fn: Any = None) -> hist.Hist:
+    """Fill axis -> column; names starting with ``_`` are helper columns for ``mask_fn`` only."""
     cols = sorted(set(columns.values()))
     missing = [c for c in cols if c not in table.fields]
     if missing:
@@ -175,9 +161,9 @@ def _fill_extra(h: hist.Hist, table: ak.Array, columns: dict[str, str], weight: 
     wanted = cols + ([weight] if weight and weight in table.fields else [])
     flat = flatten_probes(table, wanted) if len(table) else {c: np.array([]) for c in wanted}
     view = {name: flat[col] for name, col in columns.items()}
-    n = len(view["_pt"])
+    n = len(next(iter(view.values())))
     w = _weights(flat, weight, n)
-    mask = mask_fn(view)
+    mask = mask_fn(view) if mask_fn is not None else np.ones(n, dtype=bool)
     axes = {name: view[name][mask] for name in columns if not name.startswith("_")}
     h.fill(**axes, weight=w[mask])
     return h

@@ -14,28 +14,26 @@ so it runs the same in a worker, an HTCondor job or a terminal.
 from __future__ import annotations
 
 import json
-import math
-import shutil
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from include.core import atomic
 from include.core.errors import ParamError, ProductionError, StepError
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
 from include.core.steps import Step, StepGraph, UnitContext
 from include.mu2e import ledger
+from include.mu2e.art_jobs import art_jobs, run_art
 from include.mu2e.campaign import CampaignSpec, build_campaign, legacy_text, oct2024_text
-from include.mu2e.mixing import FORMATS, build_plan, chi_square, mix_job, read_ensemble
+from include.mu2e.mixing import FORMATS, build_plan, mix_job
 from include.mu2e.naming import check_tag, parse_livetime
-from include.mu2e.normalizations import ALL_PROCESSES, COSMIC, Normalization, NormParams
+from include.mu2e.normalizations import Normalization, NormParams
 from include.mu2e.ntuple import dataset_files
+from include.mu2e.summary import write_summary
+from include.mu2e.validation import DEFAULT_MIN_P, audit_art, check_ensemble
 from include.settings import load_settings
 
 PRODUCTION = "mu2e_ensemble"
 STAGE2 = ("native", "art")
-DEFAULT_MIN_P = 1e-3
 
 
 class EnsembleValidationError(ProductionError):
@@ -328,203 +326,3 @@ def run_all(conf: dict[str, Any], force: str = "none") -> dict[str, Any]:
     run_campaign_step(conf, "validate", force)
     run_campaign_step(conf, "summary", force)
     return {"jobs": jobs, "summary": _load(Path(conf["output_dir"]) / "summary.json")}
-
-
-# -- art backend -------------------------------------------------------------------------------------
-
-
-def art_jobs(ctx: UnitContext, record: dict[str, Any]) -> dict[str, Any]:
-    """Template, job tar, per-job fcl; the inputs of job j copied into its folder (the grid's copy-in)."""
-    from include.mu2e.art import write_jobdef
-
-    result = write_jobdef(record, ctx.workdir, owner=ctx.params.get("owner") or None)
-    data_dir = Path(ctx.params["data_dir"])
-    jobs = []
-    for job in result["jobs"]:
-        job_dir = Path(job["fcl"]).parent
-        for rel in job["inputs"]:
-            target = job_dir / Path(rel).name
-            if not target.exists():
-                with atomic.atomic_path(target) as tmp:
-                    shutil.copyfile(data_dir / rel, tmp)
-        jobs.append({"index": job["index"], "unit": job_dir.name, "output": job["output"], "seed": job["seed"]})
-    plan = {"schema": "hep-productions/mu2e-art-jobs/1", "stage2": "art", "tag": record["tag"], "jobs": jobs}
-    atomic.write_json(ctx.path("jobs.json"), plan)
-    return {"tar": Path(result["tar"]).name, "njobs": len(jobs)}
-
-
-def run_art(ctx: UnitContext) -> dict[str, Any]:
-    """``mu2e -c mu2e.fcl`` in the image, in the job folder; the summary is parsed into counts.json."""
-    from include.apptainer.runner import run_command
-    from include.mu2e.art import parse_summary
-    from include.mu2e.image import mu2e_argv
-
-    lines: list[str] = []
-    argv = mu2e_argv(ctx.params["art_image"], ctx.workdir)  # the runtime of the host that runs the job
-    result = run_command(argv, check=False, on_line=lambda _stream, line: lines.append(line))
-    atomic.write_text(ctx.path("mu2e.log"), "\n".join(lines) + "\n")
-    if not result.ok:
-        raise ProductionError(result.report())
-    summary = parse_summary("\n".join(lines))
-    plan = _load(ctx.workdir.parent / "jobs.json")
-    job = plan["jobs"][ctx.params["index"]]
-    if not ctx.path(job["output"]).is_file():
-        raise ProductionError(f"mu2e did not write {job['output']}")
-    record = {"job": job["index"], "seed": job["seed"], "output": job["output"], **summary}
-    atomic.write_json(ctx.path("counts.json"), record)
-    return {"events": summary["total"]}
-
-
-def audit_art(campaign_dir: str | Path, tag: str) -> dict[str, Any]:
-    """Spec §9 audit: Counts per dataset over all job logs vs the weights (written to audit.csv)."""
-    from include.mu2e.art import audit
-
-    campaign_dir = Path(campaign_dir)
-    plan = _load(campaign_dir / "jobs.json")
-    record = _load(campaign_dir / f"{tag}.json")
-    logs, problems, exhausted = [], [], []
-    for job in plan["jobs"]:
-        log = campaign_dir / job["unit"] / "mu2e.log"
-        if not log.is_file():
-            problems.append(f"job {job['index']}: no mu2e.log")
-            continue
-        logs.append(log.read_text())
-        counts = _load(campaign_dir / job["unit"] / "counts.json")
-        if any("Cosmic" not in label for label in counts["exhausted"]):
-            exhausted.append({"job": job["index"], "exhausted": counts["exhausted"]})
-    csv, totals = audit(logs, record["weights"])
-    atomic.write_text(campaign_dir / "audit.csv", csv)
-    grand = sum(totals.values())
-    expected = {p: grand * w for p, w in record["weights"].items()}
-    stats = chi_square(totals, expected)
-    if exhausted:
-        problems.append(f"a non-cosmic dataset ran out first (livetime overstated): {exhausted}")
-    return {
-        "ok": not problems,
-        "problems": problems,
-        "observed": totals,
-        "expected": expected,
-        "chi_square": stats,
-        "unique_events": grand,
-        "duplicates": None,
-        "ended_early": exhausted,
-        "stage2": "art",
-    }
-
-
-# -- validation and summary ----------------------------------------------------------------------
-
-
-def check_ensemble(campaign_dir: str | Path, ledger_url: str, min_p: float = DEFAULT_MIN_P) -> dict[str, Any]:
-    """Counts per process against Poisson expectation, uniqueness of (file, entry), completeness."""
-    campaign_dir = Path(campaign_dir)
-    plan = _load(campaign_dir / "jobs.json")
-    problems: list[str] = []
-    observed: dict[str, int] = {}
-    expected: dict[str, float] = {}
-    keys: list[np.ndarray] = []
-    file_ids: dict[str, int] = {}
-    early = []
-    for job in plan["jobs"]:
-        counts = _load(campaign_dir / job["unit"] / "counts.json")
-        if counts["ended_early"]:
-            early.append({"job": job["index"], "shortfalls": counts["shortfalls"]})
-        for p, n in counts["counts"].items():
-            observed[p] = observed.get(p, 0) + n
-            expected[p] = expected.get(p, 0.0) + counts["expected"][p]
-        table, names = read_ensemble(
-            campaign_dir / job["unit"] / job["output"], ["process_id", "source_file_id", "source_entry"]
-        )
-        global_ids = np.array([file_ids.setdefault(f, len(file_ids)) for f in names["source_files"]], dtype=np.int64)
-        keys.append((global_ids[table["source_file_id"]] << 40) | table["source_entry"].astype(np.int64))
-        by_process = {p: int((table["process_id"] == i).sum()) for i, p in enumerate(names["processes"])}
-        if any(by_process.get(p, 0) != n for p, n in counts["counts"].items()):
-            problems.append(f"job {job['index']}: file content differs from counts.json")
-    every = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
-    duplicates = int((np.diff(every) == 0).sum())
-    unique = int(every.size - duplicates)
-    overlapping = ledger.overlaps(ledger.claims(ledger_url, plan["ensemble"]))
-    poisson = {p: mu for p, mu in expected.items() if p != COSMIC}
-    stats = chi_square({p: observed[p] for p in poisson}, poisson)
-    if duplicates:
-        problems.append(f"{duplicates} (file, entry) pairs used more than once")
-    if overlapping:
-        problems.append(f"{len(overlapping)} overlapping ledger ranges")
-    if early:
-        problems.append(f"jobs ran out of input: {early}")
-    if COSMIC in observed and observed[COSMIC] != round(expected[COSMIC]):
-        problems.append(f"cosmics: {observed[COSMIC]} events, expected exactly {round(expected[COSMIC])}")
-    if stats["p_value"] < min_p:
-        problems.append(f"counts per process are not Poisson-consistent: chi2 p = {stats['p_value']:.2e} < {min_p}")
-    return {
-        "ok": not problems,
-        "problems": problems,
-        "observed": observed,
-        "expected": expected,
-        "chi_square": stats,
-        "unique_events": unique,
-        "duplicates": duplicates,
-        "ended_early": early,
-        "ensemble": plan["ensemble"],
-    }
-
-
-def write_summary(campaign_dir: str | Path, tag: str) -> dict[str, Any]:
-    """``summary.csv`` (Dataset, Counts, fraction_sampled, fraction_expected, weight), plot and JSON."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    campaign_dir = Path(campaign_dir)
-    validation = _load(campaign_dir / "validation.json")
-    record = _load(campaign_dir / f"{tag}.json")
-    observed, expected = validation["observed"], validation["expected"]
-    total_obs, total_exp = sum(observed.values()), sum(expected.values())
-    rows = []
-    for p in ALL_PROCESSES:
-        if p not in observed:
-            continue
-        rows.append(
-            {
-                "Dataset": record["processes"][p]["dataset"],
-                "process": p,
-                "Counts": observed[p],
-                "expected": expected[p],
-                "fraction_sampled": observed[p] / total_obs if total_obs else 0.0,
-                "fraction_expected": expected[p] / total_exp if total_exp else 0.0,
-                "weight": record["weights"][p],
-            }
-        )
-    header = list(rows[0]) if rows else ["Dataset", "Counts", "fraction_sampled", "fraction_expected", "weight"]
-    lines = [",".join(header)] + [",".join(_csv(r[h]) for h in header) for r in rows]
-    atomic.write_text(campaign_dir / "summary.csv", "\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(8, 4))
-    x = range(len(rows))
-    ax.bar([i - 0.2 for i in x], [r["expected"] for r in rows], 0.4, label="expected (μ)")
-    ax.bar([i + 0.2 for i in x], [r["Counts"] for r in rows], 0.4, label="sampled")
-    ax.set_yscale("log")
-    ax.set_xticks(list(x), [r["process"] for r in rows], rotation=30, ha="right")
-    ax.set_ylabel("events")
-    ax.set_title(f"ensemble {tag}: χ² p = {validation['chi_square']['p_value']:.3f}")
-    ax.legend()
-    fig.tight_layout()
-    with atomic.atomic_path(campaign_dir / "summary.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    summary = {
-        "tag": tag,
-        "beam": record["beam"],
-        "rows": rows,
-        "chi_square": validation["chi_square"],
-        "events": total_obs,
-        "unique_events": validation["unique_events"],
-    }
-    atomic.write_json(campaign_dir / "summary.json", summary)
-    return {"events": total_obs, "p_value": validation["chi_square"]["p_value"]}
-
-
-def _csv(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else "nan"
-    return str(value)

@@ -49,7 +49,8 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
     dag = _load_dag()
     conf = {"fills": FILLS, "force": "none", "backend": "local", "year": 2017, "config_overrides": OVERRIDES}
 
-    run = dag.test(run_conf=conf)
+    # empty fill list: every selected fill of the beam-mode table newer than the last successful run
+    run = dag.test(run_conf={**conf, "fills": []})
     assert run.state == "success"
     for fill in FILLS:
         report = _report(output, fill)
@@ -83,10 +84,15 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
         assert -30 * 3600 < fits["ATLAS/tau_lumi_meas_coll_full"] < -5 * 3600
         losses = pd.read_parquet(work / f"fill_{fill}_lifetime.parquet")["losses_dndtL_bbb"]
         assert 60 < losses.median() * 1e31 < 160  # effective cross-section in mb
-    summary_dir = next((output / "lumi_followup" / "runs").iterdir())
+    (summary_dir,) = (output / "lumi_followup" / "runs").iterdir()
     table = pd.read_parquet(summary_dir / "summary.parquet")
     assert table["fill"].tolist() == FILLS and table["ok"].all()
     assert (summary_dir / "overview.png").stat().st_size > 0
+
+    nothing_new = dag.test(run_conf={**conf, "fills": []})
+    assert nothing_new.state == "success"
+    runs = sorted((output / "lumi_followup" / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert json.loads((runs[-1] / "summary.json").read_text())["fills"] == []
 
     again = dag.test(run_conf=conf)
     assert again.state == "success"

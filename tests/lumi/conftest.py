@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SMALL_FILLS = (6140, 6141)
+SMALL_FILLS = (6140, 6146)
 
 
 @pytest.fixture(scope="session")

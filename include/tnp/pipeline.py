@@ -12,6 +12,11 @@ Layout below the run folder ``<output root>/egamma_tnp/<output>/``::
     chunks/<dataset>/chunk-<i>/chunk.json, <method>_<k>__<filter>.pkl
     <dataset>/<method>_<k>/<f>_histos.pkl, <f'>_report.json, <f>_efficiencies.json, *.png
     <dataset>/<method>_<k>/passing_<f>_NTuples-part<i>.parquet ... (array methods)
+
+MC normalisation: as in the reference tool, ``weight`` = genWeight × PU weight / Σ genWeight of the
+*chunk* (before any selection), so it depends on the chunking; ``plan.json`` records
+``chunk_size`` and every chunk's (file, start, stop), and the chunk sums are in the reports
+(``performance_counters.sum_genweight``). ``weight_gen`` and ``weight_total`` are not normalised.
 """
 
 from __future__ import annotations

@@ -201,3 +201,28 @@ def test_missing_plan_is_a_clear_error(roots) -> None:
     _, output = roots
     with pytest.raises(InputFileError, match="run the prepare step first"):
         pipeline.process_chunk(str(output / "nowhere"), "s", 0)
+
+
+def test_flat_arrays_have_one_row_per_probe_and_no_extension_types(roots) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data, _ = roots
+    write_nanoaod(data / "demo.root", 300, seed=8)
+    runner = {
+        "workflow": "ElectronTagNProbeFromNanoAOD",
+        "workflow_args": {"filters": {"id": "cutBased >= 4"}},
+        "methods": [
+            {"name": "get_tnp_arrays", "args": {"flat": True}},
+            {"name": "get_tnp_arrays", "args": {}},
+        ],
+    }
+    fileset = {"s": {"files": {"demo.root": "Events"}}}
+    result = pipeline.run_all(runner, fileset, SETTINGS, output="flat", chunk_size=1000)
+    run_dir = Path(result["run_dir"])
+    flat = pq.read_table(run_dir / "s/get_tnp_arrays_1/NTuples-part0.parquet")
+    jagged = ak.from_parquet(run_dir / "s/get_tnp_arrays_2/NTuples-part0.parquet")
+    assert flat.num_rows == int(ak.sum(ak.num(jagged.el_pt))) > len(jagged) > 0
+    assert not any(isinstance(f.type, pa.ExtensionType) for f in flat.schema)  # plain arrow types
+    assert set(flat.column_names) == {"el_pt", "el_eta", "el_phi", "event", "run", "luminosityBlock", "id", "pair_mass"}
+    assert (run_dir / "s/get_tnp_arrays_1/report.json").is_file()

@@ -52,3 +52,18 @@ def efficiency_table(passing: Any, failing: Any) -> dict[str, Any]:
         "axes": [{"name": ax.name, "edges": [float(e) for e in ax.edges]} for ax in passing.axes],
         **{key: clean(np.asarray(value, dtype=float)) for key, value in result.items()},
     }
+
+
+def scale_factors(data: dict[str, np.ndarray], mc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Data/MC scale factors of matching bins (outputs of :func:`cut_and_count`).
+
+    The error is the quadrature sum of the relative errors, each the mean of its low and high
+    Clopper–Pearson errors; bins where the MC efficiency is 0 give NaN.
+    """
+    if np.shape(data["efficiency"]) != np.shape(mc["efficiency"]):
+        raise ValueError("data and MC efficiencies have different binnings")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sf = np.where(mc["efficiency"] > 0, data["efficiency"] / mc["efficiency"], np.nan)
+        rel_d = (data["err_low"] + data["err_high"]) / 2 / data["efficiency"]
+        rel_m = (mc["err_low"] + mc["err_high"]) / 2 / mc["efficiency"]
+    return {"scale_factor": sf, "error": np.abs(sf) * np.sqrt(rel_d**2 + rel_m**2)}

@@ -70,3 +70,16 @@ def test_cut_and_count_uses_flow_for_the_ratio_only() -> None:
     assert np.isnan(result["err_low"][1])
     total = cut_and_count(passing, passing + failing, denominator_type="total")
     assert total["efficiency"].tolist() == result["efficiency"].tolist()
+
+
+def test_scale_factors_are_bin_ratios() -> None:
+    from include.tnp.efficiency import scale_factors
+
+    data = {"efficiency": np.array([0.9, 0.5]), "err_low": np.array([0.02, 0.1]), "err_high": np.array([0.04, 0.1])}
+    mc = {"efficiency": np.array([0.95, 0.0]), "err_low": np.array([0.01, 0.0]), "err_high": np.array([0.01, 0.1])}
+    sf = scale_factors(data, mc)
+    assert sf["scale_factor"][0] == pytest.approx(0.9 / 0.95) and np.isnan(sf["scale_factor"][1])
+    expected = 0.9 / 0.95 * np.hypot(0.03 / 0.9, 0.01 / 0.95)
+    assert sf["error"][0] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="different binnings"):
+        scale_factors(data, {k: v[:1] for k, v in mc.items()})

@@ -119,6 +119,8 @@ def prepare(
     if len(units) > MAX_UNITS:
         raise ParamError("chunk_size", f"{len(units)} chunks exceed the {MAX_UNITS} mapped tasks allowed; raise it")
     run = Path(run_dir)
+    if (run / PLAN).exists():
+        _clear_stale_chunks(run, load_plan(run), prepared)
     plan = {
         **resolved,
         "chunk_size": chunk_size,
@@ -135,6 +137,25 @@ def prepare(
         "bad_files": bad,
         "events": sum(ds["entries"] for ds in prepared),
     }
+
+
+def _clear_stale_chunks(run: Path, old: dict[str, Any], datasets: list[dict[str, Any]]) -> list[Path]:
+    """When a dataset's chunking changed, remove its old chunk folders and parquet parts."""
+    import shutil
+
+    before = {ds["folder"]: ds["chunks"] for ds in old.get("datasets", [])}
+    removed = []
+    for ds in datasets:
+        if ds["folder"] not in before or before[ds["folder"]] == ds["chunks"]:
+            continue
+        stale = run / "chunks" / ds["folder"]
+        if stale.is_dir():
+            shutil.rmtree(stale)
+            removed.append(stale)
+        for part in (run / ds["folder"]).glob("*/*NTuples-part*.parquet"):
+            part.unlink()
+            removed.append(part)
+    return removed
 
 
 def load_plan(run_dir: str | Path) -> dict[str, Any]:

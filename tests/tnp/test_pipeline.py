@@ -226,3 +226,23 @@ def test_flat_arrays_have_one_row_per_probe_and_no_extension_types(roots) -> Non
     assert not any(isinstance(f.type, pa.ExtensionType) for f in flat.schema)  # plain arrow types
     assert set(flat.column_names) == {"el_pt", "el_eta", "el_phi", "event", "run", "luminosityBlock", "id", "pair_mass"}
     assert (run_dir / "s/get_tnp_arrays_1/report.json").is_file()
+
+
+def test_new_chunking_of_the_same_run_folder_leaves_no_stale_parts(roots) -> None:
+    data, _ = roots
+    write_nanoaod(data / "demo.root", 400, seed=9)
+    runner = {
+        "workflow": "ElectronTagNProbeFromNanoAOD",
+        "workflow_args": {"filters": {"id": "cutBased >= 4"}},
+        "methods": [{"name": "get_passing_and_failing_probes", "args": {"filter": "id"}}],
+    }
+    fileset = {"s": {"files": {"demo.root": "Events"}}}
+    fine = pipeline.run_all(runner, fileset, SETTINGS, output="same", chunk_size=100)
+    coarse = pipeline.run_all(runner, fileset, SETTINGS, output="same", chunk_size=250)
+    folder = Path(coarse["run_dir"]) / "s/get_passing_and_failing_probes_1"
+    assert sorted(p.name for p in folder.glob("passing_*.parquet")) == [
+        "passing_id_NTuples-part0.parquet",
+        "passing_id_NTuples-part1.parquet",
+    ]
+    assert sorted(p.name for p in (Path(coarse["run_dir"]) / "chunks/s").iterdir()) == ["chunk-0000", "chunk-0001"]
+    assert coarse["summary"]["counts"] == fine["summary"]["counts"]

@@ -210,7 +210,11 @@ def run_cycle_model(ctx: UnitContext) -> dict[str, Any]:
     write_parquet(p.cycle_model, model)
     write_parquet(p.cycle_model_inj2sb, pd.concat(inj2sb, ignore_index=True))
     ft = model[model.cycle == "he_before_SB"]
-    return {"emith_model_start_sb_um": float(np.nanmean(ft.emith))}
+    modelled = ft.emith.dropna()
+    return {
+        "bunches_modelled_flat_top": len(modelled),
+        "emith_model_start_sb_um": float(modelled.mean()) if len(modelled) else None,
+    }
 
 
 # -- luminosity -------------------------------------------------------------------------------

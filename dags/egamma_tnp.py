@@ -180,11 +180,21 @@ def egamma_tnp() -> None:
         }
         return result
 
+    @task(trigger_rule="one_failed")
+    def check() -> None:
+        """Fail the run when any task failed (the summary, a leaf otherwise, succeeds and lists it)."""
+        from include.core.errors import StepError
+
+        raise StepError("egamma_tnp: a task of this run failed; see summary.json for the failed chunks")
+
     validated = validate_params()
     units = preprocess(validated)
     chunks = process_chunk.expand(unit=units)
     merged = merge(validated, chunks)
-    efficiencies_and_plots(merged) >> summary(validated)
+    plots = efficiencies_and_plots(merged)
+    done = summary(validated)
+    plots >> done
+    [validated, units, chunks, merged, plots, done] >> check()
 
 
 egamma_tnp()

@@ -38,6 +38,7 @@ def test_dag_shape() -> None:
         "merge",
         "efficiencies_and_plots",
         "summary",
+        "check",
     }
     assert dag.params.get_param("backend").schema["enum"] == ["local", "condor"]
     assert dag.params.get_param("chunk_size").schema["minimum"] == 1
@@ -99,6 +100,7 @@ def test_demo_run_end_to_end_and_rerun_is_fresh(roots) -> None:
     manifests = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*.manifest.json")}
     rerun = dag.test(run_conf={**conf, "output": "demo"})
     assert str(rerun.state) == "success"
+    assert _states(rerun)["check[-1]"] == "skipped"
     assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*.manifest.json")} == manifests
 
 
@@ -187,6 +189,7 @@ def test_failing_chunk_fails_its_task_only_and_the_summary_lists_it(roots) -> No
     states = _states(run)
     assert states["process_chunk[0]"] == "success" and states["process_chunk[1]"] == "failed"
     assert states["merge[-1]"] == "upstream_failed" and states["summary[-1]"] == "success"
+    assert states["check[-1]"] == "failed" and str(run.state) == "failed"
     summary = json.loads((output / "egamma_tnp" / "partial" / "summary.json").read_text())
     assert [c["chunk"] for c in summary["failed_chunks"]] == ["chunk-0001"]
     assert summary["events_processed"] == 300

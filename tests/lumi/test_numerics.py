@@ -81,3 +81,36 @@ def test_model_leveling() -> None:
     theta = np.full(13, 300e-6)
     out = run_model("IBSBOff", _beam(), _beam(), theta, theta, _settings(leveling=1e35))
     assert out["ATLAS"].sum(axis=1) == pytest.approx(np.full(12, 1e35))
+
+
+@pytest.mark.parametrize(
+    ("model", "n_from_data", "emit_from_data", "bl_from_data"),
+    [
+        ("EmpiricalBlowupLosses", True, True, False),
+        ("EmpiricalBlowupBOff", False, True, False),
+        ("IBSBOff", False, False, False),
+        ("IBSLosses", True, False, False),
+        ("EmpiricalblengthLosses", True, False, True),
+    ],
+)
+def test_model_settings_table(model: str, n_from_data: bool, emit_from_data: bool, bl_from_data: bool) -> None:
+    theta = np.full(13, 300e-6)
+    data = _beam()
+    data.eh = data.eh * np.linspace(1, 1.2, 13)[:, None]  # data blow-up the models must (not) follow
+    data.bl4_s = data.bl4_s * np.linspace(1, 1.1, 13)[:, None]
+    out = run_model(model, data, _beam(), theta, theta, _settings())
+    same = lambda a, b: np.allclose(a, b, rtol=1e-9, atol=0)  # noqa: E731
+    assert same(out["n1"][1:], 1.15e11) == n_from_data
+    assert same(out["eh1"][1:], data.eh[1:12]) == emit_from_data
+    assert same(out["bl1"][1:], data.bl4_s[1:12]) == bl_from_data
+    assert np.all(np.isfinite(out["ATLAS"])) and np.all(out["ATLAS"] > 0)
+
+
+def test_model_exp_tau_mode() -> None:
+    theta = np.full(13, 300e-6)
+    data = _beam()
+    data.tau_emp_h = np.full(3, 20 * 3600.0)
+    data.tau_emp_v = np.full(3, 40 * 3600.0)
+    out = run_model("EmpiricalBlowupLosses", data, data, theta, theta, _settings(empirical_mode="exp_tau"))
+    assert out["eh1"][-1, 0] == pytest.approx(2.0 * np.exp(11 * 300 / (20 * 3600)))
+    assert out["ev1"][-1, 0] == pytest.approx(2.0 * np.exp(11 * 300 / (40 * 3600)))

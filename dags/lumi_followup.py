@@ -115,16 +115,17 @@ def lumi_followup() -> None:
 
     @task(trigger_rule="all_done")
     def summary(settings: dict[str, Any], units: list[dict[str, Any]]) -> dict[str, Any]:
-        """Table of the fills and an overview figure; remember the last fill when everything succeeded."""
-        from include.lumi.planning import remember_processed
+        """Table of the fills and an overview figure; when all succeeded, remember the last complete fill."""
+        from include.lumi.planning import highest_complete, remember_processed
         from include.lumi.summary import write_summary
         from include.settings import load_settings
 
         context = get_current_context()
         fills = sorted(f for unit in units for f in unit["fills"])
         result = write_summary(load_settings().output_root, context["run_id"], fills, settings)
-        if fills and not result["failed"]:
-            remember_processed(settings["config"]["year"], max(fills), context["run_id"])
+        done = highest_complete(settings["config"], fills) if fills and not result["failed"] else None
+        if done is not None:
+            remember_processed(settings["config"]["year"], done, context["run_id"])
         return result
 
     settings = validate_params()

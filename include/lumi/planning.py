@@ -26,6 +26,19 @@ def selected_fills(config: dict[str, Any], data_root: str | None = None, after: 
     return [f for f in fills if after is None or f > after]
 
 
+def highest_complete(config: dict[str, Any], fills: list[int], data_root: str | None = None) -> int | None:
+    """The highest of ``fills`` that is complete (a later fill has started); None if none is.
+
+    An ongoing fill stays "new" so that the next run processes it again with its full data.
+    """
+    settings = load_settings()
+    root = resolve_inside(data_root or settings.data_root, [settings.data_root], "data_root")
+    cfg = load_config(int(config.get("year", 2017)), {k: v for k, v in config.items() if k != "year"})
+    table, _ = load_fill_table(Path(root) / "lumi" / cfg.data_folder, cfg.year)
+    complete = [f for f in fills if f in table.index and bool(table.loc[f, "flag_complete"])]
+    return max(complete) if complete else None
+
+
 def batches(items: list[int], max_len: int) -> list[list[int]]:
     """Split ``items`` into at most ``max_len`` batches of near-equal size (keeps order)."""
     if not items:

@@ -89,10 +89,14 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert table["fill"].tolist() == FILLS and table["ok"].all()
     assert (summary_dir / "overview.png").stat().st_size > 0
 
+    # 6141 is the ongoing (last) fill of the beam-mode table: it stays "new" until a later fill starts
+    state = json.loads((output / "lumi_followup" / "state" / "last_processed_2017.json").read_text())
+    assert state["fill"] == FILLS[0]
     nothing_new = dag.test(run_conf={**conf, "fills": []})
     assert nothing_new.state == "success"
     runs = sorted((output / "lumi_followup" / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
-    assert json.loads((runs[-1] / "summary.json").read_text())["fills"] == []
+    assert json.loads((runs[-1] / "summary.json").read_text())["fills"] == [FILLS[1]]
+    assert _report(output, FILLS[1])["ran"] == []  # looked at again, nothing changed
 
     again = dag.test(run_conf=conf)
     assert again.state == "success"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from include.core.dagkit import backend_param, default_args, force_param
 from include.lumi.graph import FORCE_CHOICES
@@ -26,6 +26,7 @@ run summary: `<output root>/lumi_followup/runs/<run id>/`.
 """
 
 YEARS = [2016, 2017, 2018]
+PRODUCTS = Asset(name="lumi_followup_products", uri="file:///hep-productions/lumi_followup")
 
 
 @dag(
@@ -91,7 +92,7 @@ def lumi_followup() -> None:
         max_map = conf.getint("core", "max_map_length", fallback=1024)
         return [{**settings, "fills": batch} for batch in batches(fills, max_map)]
 
-    @task(max_active_tis_per_dagrun=8)
+    @task(max_active_tis_per_dagrun=8, outlets=[PRODUCTS])
     def process(unit: dict[str, Any]) -> list[dict[str, Any]]:
         """Run the step chain of each fill of the batch on the chosen backend."""
         from include.core.backends import TaskCall, run_call

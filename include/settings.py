@@ -38,7 +38,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HEP_CONDOR_SCHEDD", "", "HTCondor schedd name; empty = the collector's default schedd."),
     Setting("HEP_APPTAINER_BIN", "", "apptainer executable; empty = `apptainer` on PATH, else `singularity`."),
     Setting("HEP_JOB_PYTHON", "", "Python that runs `include` code in HTCondor jobs; empty = this interpreter."),
+    Setting("HEP_FILLDB_URL", "", "SQLAlchemy URL of the Massi fill database; empty = SQLite in the data root."),
 )
+
+
+def job_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings as environment variables, for a job or container that runs ``include`` code.
+
+    A job resolves its paths against the same roots as the worker that submitted it.
+    """
+    env = os.environ if env is None else env
+    settings = load_settings(env)
+    out = {name: env[name] for name in (s.name for s in SETTINGS) if env.get(name)}
+    out["HEP_DATA_ROOT"] = str(settings.data_root)
+    out["HEP_OUTPUT_ROOT"] = str(settings.output_root)
+    return out
 
 
 @dataclass(frozen=True)

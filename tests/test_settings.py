@@ -62,3 +62,15 @@ def test_readme_documents_every_setting() -> None:
     readme = (REPO / "README.md").read_text()
     for setting in SETTINGS:
         assert f"`{setting.name}`" in readme, f"README configuration table lacks {setting.name}"
+
+
+def test_job_environment_carries_resolved_roots(tmp_path: Path) -> None:
+    from include.settings import job_environment
+
+    env = job_environment({"HEP_HOME": str(tmp_path), "HEP_FILLDB_URL": "postgresql://db/fills", "PATH": "/bin"})
+    assert env == {
+        "HEP_HOME": str(tmp_path),
+        "HEP_FILLDB_URL": "postgresql://db/fills",
+        "HEP_DATA_ROOT": str(tmp_path / "data"),
+        "HEP_OUTPUT_ROOT": str(tmp_path / "output"),
+    }

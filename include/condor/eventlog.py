@@ -10,11 +10,14 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
-import htcondor2 as htcondor
-
 from include.condor.states import ProcState, State
 
-_T = htcondor.JobEventType
+
+def bindings() -> Any:
+    """``htcondor2``, imported on first use (DAG files that import operators stay cheap to parse)."""
+    import htcondor2
+
+    return htcondor2
 
 
 def _get(event: Any, key: str, default: Any = None) -> Any:
@@ -33,6 +36,7 @@ def apply_event(states: dict[str, ProcState], event: Any) -> None:
     st = states.get(key) or ProcState(cluster=cluster, proc=proc)
     states[key] = st
     kind = event.type
+    _T = bindings().JobEventType
     ts = float(event.timestamp)
     if st.final and kind not in (_T.JOB_TERMINATED, _T.JOB_ABORTED):
         return  # nothing after a final event changes the outcome
@@ -83,7 +87,7 @@ def read_event_log(path: str | Path, clusters: Collection[int] | None = None) ->
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no job event log")
-    log = htcondor.JobEventLog(str(path))
+    log = bindings().JobEventLog(str(path))
     try:
         return states_from_events(log.events(stop_after=0), clusters)
     finally:
@@ -104,7 +108,7 @@ class EventLogReader:
         if self._log is None:
             if not self.path.is_file():
                 raise FileNotFoundError(f"{self.path}: no job event log")
-            self._log = htcondor.JobEventLog(str(self.path))
+            self._log = bindings().JobEventLog(str(self.path))
             self._states = {}
         try:
             for event in self._log.events(stop_after=0):

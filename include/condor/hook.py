@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import classad2
-import htcondor2 as htcondor
-
 from include.condor import eventlog
+from include.condor.eventlog import bindings
 from include.condor.states import PROJECTION, ProcState, from_classad
 from include.condor.submit import classad_string
 
@@ -136,13 +134,13 @@ class HTCondorHook(BaseHook):
             if self._schedd is not None:
                 return self._schedd
             if self.collector or self.schedd_name_hint:
-                coll = htcondor.Collector(self.collector or None)
-                ad = coll.locate(htcondor.DaemonType.Schedd, self.schedd_name_hint or None)
-                schedd = htcondor.Schedd(ad)
+                coll = bindings().Collector(self.collector or None)
+                ad = coll.locate(bindings().DaemonType.Schedd, self.schedd_name_hint or None)
+                schedd = bindings().Schedd(ad)
                 self._schedd_name = str(ad.get("Name", self.schedd_name_hint))
             else:
-                schedd = htcondor.Schedd()
-                self._schedd_name = str(htcondor.param.get("SCHEDD_HOST", "") or "") or "local schedd"
+                schedd = bindings().Schedd()
+                self._schedd_name = str(bindings().param.get("SCHEDD_HOST", "") or "") or "local schedd"
             self._schedd = schedd
             return schedd
 
@@ -167,7 +165,7 @@ class HTCondorHook(BaseHook):
     ) -> Submitted:
         """Submit one cluster in one transaction: one proc per item, else ``count`` procs."""
         schedd = self.get_schedd()
-        sub = htcondor.Submit(dict(description))
+        sub = bindings().Submit(dict(description))
         if itemdata is not None:
             if not itemdata:
                 raise ValueError("itemdata is empty")
@@ -246,13 +244,13 @@ class HTCondorHook(BaseHook):
         """``Hold``, ``Release``, ``Remove``… on the given job ids (``"cluster.proc"``)."""
         if not job_ids:
             return {}
-        job_action = getattr(htcondor.JobAction, action)
+        job_action = getattr(bindings().JobAction, action)
         spec = sorted(job_ids, key=split_job_id)
 
         def call() -> dict[str, Any]:
             self.queries += 1
             result = self._locate().act(job_action, spec, reason)
-            return dict(result) if isinstance(result, classad2.ClassAd) else {}
+            return dict(result) if isinstance(result, bindings().classad.ClassAd) else {}
 
         return self.retrying(f"schedd {action}", call)
 

@@ -28,6 +28,7 @@ from include.condor.submit import JobSpec, build_submit, cluster_template, items
 from include.core import atomic
 from include.core.backends import TaskCall
 from include.core.errors import StepError
+from include.settings import job_environment
 
 CALL_FILE = "call.{i}.json"
 RESULT_FILE = "result.{i}.json"
@@ -63,6 +64,7 @@ def calls_submission(
         request_cpus=request_cpus,
         request_memory_mb=request_memory_mb,
         shared_fs=shared_fs,
+        environment=job_environment(),
         extra={"transfer_executable": "False"},
     )
     desc = build_submit(spec, workdir=workdir, batch=batch)
@@ -93,6 +95,7 @@ def operator_kwargs(
         "proc_arguments": [_argv(i) for i in range(len(calls))],
         "workdir": str(workdir),
         "shared_fs": True,
+        "environment": job_environment(),
         "expected_outputs": [RESULT_FILE.replace("{i}", "{item}")],
         "submit_extra": {"transfer_executable": "False"},
         **extra,

@@ -1,0 +1,83 @@
+"""Reprocessing of the fills whose Massi archives changed (scheduled by the watcher's asset events)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+from include.core.dagkit import backend_param, default_args
+
+MASSI_CHANGES = Asset("lumi_massi_changes")
+
+DOC = """
+### Reprocessing after Massi changes
+
+Runs when `massi_watch` announces changed Massi archives (asset `lumi_massi_changes`), or by hand.
+It reads the pending changes from the fill database (the record of truth, not the events), and for
+each fill re-runs the luminosity follow-up's stale steps: the new archive content makes `massi`
+stale and with it everything downstream (lifetime, fits, SB model, their plots). Replaced products
+are kept with a dated suffix (`_<YYYYMMDD>`). Only after a fill succeeded are its changes marked
+processed; a failed fill stays pending and is retried after the next scan.
+"""
+
+
+@dag(
+    dag_id="lumi_reprocess",
+    schedule=[MASSI_CHANGES],
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumi", "massi", "production"],
+    doc_md=DOC,
+    default_args=default_args(),
+    params={
+        "backend": backend_param(choices=("local", "condor")),
+        "config_overrides": Param(
+            {},
+            type="object",
+            title="Configuration overrides",
+            description="The same overrides as the regular lumi_followup runs (otherwise the steps that "
+            "depend on them re-run too).",
+        ),
+    },
+)
+def lumi_reprocess() -> None:
+    @task
+    def pending() -> list[dict[str, Any]]:
+        """Every fill with Massi changes not yet processed (from the fill database)."""
+        from include.massi.filedb import FillDB
+        from include.massi.watch import filldb_url, group_by_fill
+
+        db = FillDB(filldb_url())
+        try:
+            return group_by_fill(db.pending())
+        finally:
+            db.close()
+
+    @task(max_active_tis_per_dagrun=4)
+    def reprocess(group: dict[str, Any]) -> dict[str, Any]:
+        """Reprocess one fill, then mark exactly the changes it started with as processed."""
+        from include.massi.watch import reprocess_fill
+
+        params = get_current_context()["params"]
+        return reprocess_fill(group, backend=params["backend"], config_overrides=params["config_overrides"])
+
+    @task(trigger_rule="all_done")
+    def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+        """What was reprocessed, and what is still pending."""
+        from include.massi.filedb import FillDB
+        from include.massi.watch import filldb_url
+
+        db = FillDB(filldb_url())
+        try:
+            still = sorted({c.fill for c in db.pending()})
+        finally:
+            db.close()
+        return {"reprocessed": sorted(r["fill"] for r in results if r), "still_pending": still}
+
+    summary(reprocess.expand(group=pending()))
+
+
+lumi_reprocess()

@@ -1,0 +1,88 @@
+"""Massi watcher: notices new or re-published luminosity archives and asks for their reprocessing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
+
+from include.core.dagkit import default_args
+
+MASSI_CHANGES = Asset("lumi_massi_changes")
+MASSI_CHANGE_ALIAS = AssetAlias("lumi_massi_change_events")
+
+DOC = """
+### Massi archive watcher
+
+Every 15 minutes, scans the experiments' Massi folders (`<data root>/lumi/massi/<year>/measurements/
+{ATLAS,CMS}/lumi/<fill>.tgz|zip`) and records every new, re-published (new content) and vanished
+archive in the fill database (SQLite in the data root, or `HEP_FILLDB_URL`). A touch without a content
+change is recorded but triggers nothing; a file still being written is taken once its size and mtime
+are stable across two scans.
+
+For every fill with a change not yet reprocessed it emits one event of the asset `lumi_massi_changes`
+with `extra = {fill, year, experiments, changes: [{experiment, mtime, sha256, prev_mtime, prev_sha256}]}`;
+that asset schedules `lumi_reprocess`. A change counts as processed only when its reprocessing
+succeeded, so a failed reprocessing is announced again by the next scan: nothing is lost.
+"""
+
+
+@dag(
+    dag_id="massi_watch",
+    schedule="*/15 * * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumi", "massi", "watcher"],
+    doc_md=DOC,
+    default_args=default_args(),
+    params={
+        "years": Param(
+            [2017],
+            type="array",
+            items={"type": "integer", "minimum": 2015, "maximum": 2030},
+            minItems=1,
+            title="Years",
+            description="Years whose Massi folders are scanned.",
+        ),
+        "settle_seconds": Param(
+            120,
+            type="integer",
+            minimum=0,
+            maximum=86400,
+            title="Settle time (s)",
+            description="An archive whose mtime is older than this is taken at once; a newer one must look "
+            "the same on two consecutive scans (it may still be being written).",
+        ),
+    },
+)
+def massi_watch() -> None:
+    @task
+    def scan() -> dict[str, Any]:
+        """Scan the folders and record changes; return the scan reports and every pending fill."""
+        from include.massi.watch import scan_years
+
+        params = get_current_context()["params"]
+        return scan_years([int(y) for y in params["years"]], settle_seconds=float(params["settle_seconds"]))
+
+    @task(outlets=[MASSI_CHANGE_ALIAS])
+    def announce(result: dict[str, Any], *, outlet_events=None) -> list[int]:
+        """One asset event per fill with pending changes (what changed: old and new mtime and hash)."""
+        for group in result["pending"]:
+            extra = {
+                "fill": group["fill"],
+                "year": group["year"],
+                "experiments": group["experiments"],
+                "changes": [
+                    {k: c[k] for k in ("experiment", "archive", "mtime", "sha256", "prev_mtime", "prev_sha256")}
+                    for c in group["changes"]
+                ],
+            }
+            outlet_events[MASSI_CHANGE_ALIAS].add(MASSI_CHANGES, extra=extra)
+        return [group["fill"] for group in result["pending"]]
+
+    announce(scan())
+
+
+massi_watch()

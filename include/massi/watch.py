@@ -1,0 +1,107 @@
+"""Task functions of the Massi watcher and of the reprocessing it triggers.
+
+The database is the record of truth: a scan records changes, a reprocessing of a fill marks
+exactly the changes it started with as processed, and only after it succeeded. A failed or
+killed reprocessing leaves them pending, so the next scan reports them again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from include.core.errors import ParamError, StepError
+from include.core.paths import resolve_inside
+from include.massi.filedb import FillDB, PendingChange
+from include.massi.scanner import scan
+from include.settings import load_settings
+
+DB_URL_ENV = "HEP_FILLDB_URL"
+
+
+def filldb_url(data_root: Path | None = None) -> str:
+    """``$HEP_FILLDB_URL``, else a SQLite file in the data root (``lumi/massi_filldb.sqlite``)."""
+    url = os.environ.get(DB_URL_ENV)
+    if url:
+        return url
+    root = data_root or load_settings().data_root
+    (root / "lumi").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'lumi' / 'massi_filldb.sqlite'}"
+
+
+def massi_layout(year: int, data_root: Path) -> tuple[Path, list[str]]:
+    """The measurements folder of ``year`` and its experiment folders, from the lumi configuration."""
+    from include.lumi.config import load_config
+
+    cfg = load_config(year)
+    root = cfg.massi_archive(data_root / "lumi" / cfg.data_folder, "", 0).parent
+    return root, [folder.rstrip("/") for folder in cfg.massi_exp_folders]
+
+
+def _roots(data_root: str | None) -> Path:
+    settings = load_settings()
+    return resolve_inside(data_root or settings.data_root, [settings.data_root], "data_root")
+
+
+def scan_years(
+    years: list[int], data_root: str | None = None, db_url: str | None = None, settle_seconds: float = 120.0
+) -> dict[str, Any]:
+    """Scan every year's folders; return the scan reports and every pending change by fill."""
+    if not years or any(not isinstance(y, int) or not 2015 <= y <= 2030 for y in years):
+        raise ParamError("years", f"{years!r}: give one or more years between 2015 and 2030")
+    data = _roots(data_root)
+    db = FillDB(db_url or filldb_url(data))
+    try:
+        reports = {}
+        for year in years:
+            root, folders = massi_layout(year, data)
+            reports[str(year)] = scan(db, root, year, folders, settle_seconds).to_dict()
+        return {"scans": reports, "pending": group_by_fill(db.pending())}
+    finally:
+        db.close()
+
+
+def group_by_fill(changes: list[PendingChange]) -> list[dict[str, Any]]:
+    """One entry per (year, fill) with its experiments and changes, ordered by fill."""
+    groups: dict[tuple[int, int], dict[str, Any]] = {}
+    for change in changes:
+        group = groups.setdefault(
+            (change.year, change.fill), {"year": change.year, "fill": change.fill, "experiments": [], "changes": []}
+        )
+        group["experiments"].append(change.experiment)
+        group["changes"].append(change.to_dict())
+    return [groups[k] for k in sorted(groups)]
+
+
+def reprocess_fill(
+    group: dict[str, Any],
+    data_root: str | None = None,
+    output_root: str | None = None,
+    db_url: str | None = None,
+    backend: str = "local",
+    config_overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Reprocess one fill for its pending Massi changes, then mark exactly those processed.
+
+    The lumi step graph decides what runs: the new archive content makes ``massi`` stale and,
+    through its outputs, every step downstream of it (lifetime, fits, model, their plots). The
+    previous products are kept with a dated suffix. ``config_overrides`` must be those of the
+    regular ``lumi_followup`` runs, or the steps that depend on them re-run as well.
+    """
+    from include.core.backends import TaskCall, run_call
+
+    data = _roots(data_root)
+    config = {"year": int(group["year"]), **(config_overrides or {})}
+    kwargs = {"fill": int(group["fill"]), "data_root": str(data), "output_root": output_root, "config": config}
+    call = TaskCall("include.lumi.tasks:process_fill", kwargs)
+    report = run_call(call, backend)
+    if not report.get("ok"):
+        failed = [s for s in report.get("steps", []) if s.get("state") == "failed"]
+        raise StepError(f"reprocessing of fill {group['fill']} failed: {failed}")
+    db = FillDB(db_url or filldb_url(data))
+    try:
+        marked = db.mark_processed([PendingChange(**c) for c in group["changes"]])
+    finally:
+        db.close()
+    return {"fill": group["fill"], "year": group["year"], "ran": report.get("ran", []), "marked": marked}

@@ -30,13 +30,17 @@ def default_args(retries: int = 3, **extra: Any) -> dict[str, Any]:
 
 def backend_param(default: str = "local", choices: tuple[str, ...] = BACKENDS) -> Param:
     """The ``backend`` field: where the units run."""
+    meaning = {
+        "local": "local: in the Airflow worker",
+        "condor": "condor: one HTCondor job per unit",
+        "apptainer": "apptainer: in a container on the worker",
+    }
     return Param(
         default,
         type="string",
         enum=list(choices),
         title="Backend",
-        description="local: in the Airflow worker; condor: one HTCondor job per unit; "
-        "apptainer: in a container on the worker.",
+        description="; ".join(meaning[c] for c in choices) + ".",
     )
 
 

@@ -93,14 +93,41 @@ def make_python_runtime_sandbox(dest: Path, busybox: str, python: str = sys.exec
     real_python = os.path.realpath(python)
     dynload = Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "lib-dynload"
     modules = [str(m) for m in sorted(dynload.glob("*.so")) if not m.name.startswith(_EXCLUDED_EXTENSIONS)]
+    _copy_host_libraries(dest, _shared_libraries([real_python, *modules]))
+    return dest
+
+
+def _copy_host_libraries(sandbox: Path, libs: Iterable[str]) -> list[str]:
+    """Copy host libraries into ``sandbox`` (same paths), except those under the Python prefixes."""
     prefixes = python_prefixes()
-    for lib in sorted(_shared_libraries([real_python, *modules])):
+    copied = []
+    for lib in sorted(libs):
         if any(Path(lib).resolve().is_relative_to(p) for p in prefixes):
             continue  # part of the interpreter prefix: bound at run time
-        target = dest / lib.lstrip("/")
+        target = sandbox / lib.lstrip("/")
+        if target.exists():
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(os.path.realpath(lib), target)
-    return dest
+        copied.append(lib)
+    return copied
+
+
+def add_package_libraries(sandbox: Path, packages: Iterable[str]) -> list[str]:
+    """Copy the host libraries that ``packages``' extension modules link (numpy needs libstdc++, ...)."""
+    import importlib.util
+
+    modules: list[str] = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                modules += [str(m) for m in Path(location).rglob("*.so")]
+        elif spec.origin and spec.origin.endswith(".so"):
+            modules.append(spec.origin)
+    return _copy_host_libraries(sandbox, _shared_libraries(modules))
 
 
 def build_image(sandbox: Path, image: Path, *, executable: str | None = None, timeout: float | None = 600) -> RunResult:

@@ -20,15 +20,14 @@ sidecar and need no extra binds.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
 
 import include
+from include.apptainer import images
 from include.apptainer.command import Bind
 from include.apptainer.images import build_image, find_busybox, make_python_runtime_sandbox, python_prefixes
 from include.core import atomic
@@ -70,40 +69,9 @@ def _runscript(sandbox: Path, text: str) -> None:
     _script(sandbox / ".singularity.d" / "runscript", text)
 
 
-def _linked_libraries(binaries: list[Path]) -> set[str]:
-    libs: set[str] = set()
-    for binary in binaries:
-        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            parts = line.split()
-            if "=>" in parts and parts[parts.index("=>") + 1].startswith("/"):
-                libs.add(parts[parts.index("=>") + 1])
-    return libs
-
-
 def add_package_libraries(sandbox: Path, packages: tuple[str, ...] = SIM_PACKAGES) -> list[str]:
-    """Copy the host libraries that ``packages``' extension modules need (outside the Python prefixes)."""
-    import importlib.util
-
-    modules: list[Path] = []
-    for name in packages:
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                modules += Path(location).rglob("*.so")
-        elif spec is not None and spec.origin and spec.origin.endswith(".so"):
-            modules.append(Path(spec.origin))
-    prefixes = python_prefixes()
-    copied = []
-    for lib in sorted(_linked_libraries(modules)):
-        if any(Path(lib).resolve().is_relative_to(p) for p in prefixes):
-            continue
-        target = sandbox / lib.lstrip("/")
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(os.path.realpath(lib), target)
-            copied.append(lib)
-    return copied
+    """Copy the host libraries that the simulation's packages need into the sandbox."""
+    return images.add_package_libraries(sandbox, packages)
 
 
 def populate(sandbox: Path, name: str, python: str = sys.executable, source: Path | None = None) -> Path:

@@ -9,18 +9,20 @@ job: ``mu2e -c mu2e.fcl`` in the job folder.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import include
 from include.apptainer.command import Bind, build_command
-from include.apptainer.images import build_image, find_busybox, make_python_runtime_sandbox, python_prefixes
+from include.apptainer.images import (
+    add_package_libraries,
+    build_image,
+    find_busybox,
+    make_python_runtime_sandbox,
+    python_prefixes,
+)
 from include.core import atomic
 from include.core.errors import ConfigError
 
@@ -40,24 +42,7 @@ def source_dir() -> Path:
 
 def _package_libraries(sandbox: Path) -> None:
     """Copy host libraries linked by the packages' extension modules (outside the Python prefixes)."""
-    modules: list[str] = []
-    for name in PACKAGES:
-        spec = importlib.util.find_spec(name)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            modules += [str(p) for p in Path(location).rglob("*.so")]
-    prefixes = python_prefixes()
-    for module in modules:
-        out = subprocess.run(["ldd", module], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            parts = line.split()
-            if "=>" not in parts or not parts[parts.index("=>") + 1].startswith("/"):
-                continue
-            lib = parts[parts.index("=>") + 1]
-            target = sandbox / lib.lstrip("/")
-            if any(Path(lib).resolve().is_relative_to(p) for p in prefixes) or target.exists():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(os.path.realpath(lib), target)
+    add_package_libraries(sandbox, PACKAGES)
 
 
 def build_standin_image(dest: str | Path, *, executable: str | None = None) -> Path:

@@ -3,9 +3,11 @@ per group (mapped) -> finalize -> summary."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task, task_group
 
 from include.core import dagkit
 
@@ -45,6 +47,19 @@ and eta region and draws control plots. Outputs: `<output root>/ecal_windows_dat
 Window ids and samples derive from (run, lumi, event, seed cluster) and `random_seed`, so the same
 inputs give byte-identical files. Re-triggering skips finished groups; `redo` rebuilds them.
 """
+
+
+@contextmanager
+def _permanent() -> Iterator[None]:
+    """Bad parameters, bad files and schema differences fail the task at once: a retry cannot help."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.core.errors import InputFileError, ParamError
+
+    try:
+        yield
+    except (ParamError, InputFileError) as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 @dag(
@@ -206,7 +221,8 @@ def ecal_windows_dataset() -> None:
         from include.ecal_windows import pipeline
 
         params = dict(get_current_context()["params"])
-        return pipeline.validate_params({k: v for k, v in params.items() if k != "backend"})
+        with _permanent():
+            return pipeline.validate_params({k: v for k, v in params.items() if k != "backend"})
 
     @task
     def list_inputs(conf: dict[str, Any]) -> list[dict[str, Any]]:
@@ -214,11 +230,13 @@ def ecal_windows_dataset() -> None:
         from include.core.errors import ParamError
         from include.ecal_windows import pipeline
 
-        listing = pipeline.list_inputs(conf)
-        if not listing["groups"]:
-            raise ParamError("input_dir", f"no readable dumper file below {conf['input_dir']}: {listing['bad']}")
-        if len(listing["groups"]) > MAX_GROUPS:
-            raise ParamError("files_per_group", f"{len(listing['groups'])} groups exceed {MAX_GROUPS}; use larger")
+        with _permanent():
+            listing = pipeline.list_inputs(conf)
+            if not listing["groups"]:
+                problem = f"no readable dumper file below {conf['input_dir']}: {listing['bad']}"
+                raise ParamError("input_dir", problem)
+            if len(listing["groups"]) > MAX_GROUPS:
+                raise ParamError("files_per_group", f"{len(listing['groups'])} groups exceed {MAX_GROUPS}")
         return listing["groups"]
 
     def _run(conf: dict[str, Any], unit: dict[str, Any], step: str) -> dict[str, Any]:
@@ -242,41 +260,58 @@ def ecal_windows_dataset() -> None:
         """records_<job>.parquet with the explicit schema (skipped if up to date)."""
         return _run(conf, unit, "parquet")
 
+    def _form() -> dict[str, Any]:
+        """The validated form, re-read in the fan-in tasks (they must not depend on validate_params
+        directly: its success alone would let them run after list_inputs failed)."""
+        from include.ecal_windows import pipeline
+
+        params = dict(get_current_context()["params"])
+        with _permanent():
+            return pipeline.validate_params({k: v for k, v in params.items() if k != "backend"})
+
     @task(trigger_rule="all_done_min_one_success")
-    def finalize(conf: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    def finalize(groups: list[dict[str, Any]]) -> dict[str, Any]:
         """One schema across the folder; _common_metadata, _metadata, dataset_metadata.txt (runs even if
         a group failed, so the other groups still make a dataset)."""
         from include.ecal_windows import pipeline
 
-        result = pipeline.finalize_dataset(conf)
+        with _permanent():
+            result = pipeline.finalize_dataset(_form())
         return {k: result[k] for k in ("files", "rows", "folder")}
 
     @task(trigger_rule="all_done_min_one_success", outlets=[DATASET])
-    def summary(conf: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    def summary(groups: list[dict[str, Any]]) -> dict[str, Any]:
         """Windows per flavour and eta region, control plots; fails listing groups that failed."""
-        from include.core.errors import StepError
+        from airflow.sdk.exceptions import AirflowFailException
+
         from include.ecal_windows import pipeline
 
         context = get_current_context()
-        result = pipeline.summarize_dataset(conf, [g["job"] for g in groups])
+        conf = _form()
+        with _permanent():
+            result = pipeline.summarize_dataset(conf, [g["job"] for g in groups])
         context["outlet_events"][DATASET].extra = {
             "output_dir": conf["output_dir"],
             "windows": result["windows"],
             "refused_inputs": len(result["bad_inputs"]),
         }
         if result["failed_groups"]:
-            raise StepError(
-                f"groups without parquet output: {result['failed_groups']} (see the windows/to_parquet logs)"
-            )
+            failed = result["failed_groups"]
+            raise AirflowFailException(f"groups without parquet output: {failed} (see the windows/to_parquet logs)")
         keys = ("windows", "matched", "unmatched", "per_flavour_region", "bad_inputs")
         return {k: result[k] for k in keys}
 
+    @task_group(group_id="file_group")
+    def file_group(conf: dict[str, Any], unit: dict[str, Any]) -> Any:
+        """One file group: windows, then its parquet file (a failed group does not stop the others)."""
+        return to_parquet(conf, windows(conf, unit))
+
     conf = validate_params()
     groups = list_inputs(conf)
-    made = to_parquet.partial(conf=conf).expand(unit=windows.partial(conf=conf).expand(unit=groups))
-    done = finalize(conf, groups)
+    made = file_group.partial(conf=conf).expand(unit=groups)
+    done = finalize(groups)
     made >> done
-    done >> summary(conf, groups)
+    done >> summary(groups)
 
 
 ecal_windows_dataset()

@@ -121,7 +121,10 @@ def test_dag_end_to_end(data: tuple[Path, Path]) -> None:
     run = dag.test(run_conf=conf)
     states = _states(run)
     assert str(run.state) == "success", states
-    assert states["windows"] == ["success", "success"] and states["to_parquet"] == ["success", "success"]
+    assert states["file_group.windows"] == ["success", "success"] and states["file_group.to_parquet"] == [
+        "success",
+        "success",
+    ]
     out = output / "ecal_windows_dataset" / "ele"
     report = json.loads((out / "inputs_report.json").read_text())
     assert [Path(b["path"]).name for b in report["bad"]] == ["corrupt.root", "truncated.root"]
@@ -162,12 +165,23 @@ def test_dag_end_to_end(data: tuple[Path, Path]) -> None:
             assert path.stat().st_mtime_ns != mtime and path.read_bytes() == content, path  # rebuilt, same bytes
 
 
-def test_dag_refuses_paths_outside_the_data_root(data: tuple[Path, Path]) -> None:
-    dag = _load_dag()
+def test_dag_refuses_paths_outside_the_data_root_without_retrying(data: tuple[Path, Path]) -> None:
+    dag = _load_dag(retries=None)  # the production retries: a refused form must still fail at once
+    assert dag.get_task("validate_params").retries >= 1
     for conf in ({"input_dir": "/etc"}, {"wp_file": "../../x.json"}):
         run = dag.test(run_conf=conf)
         assert str(run.state) == "failed"
         assert _states(run)["validate_params"] == ["failed"]
+
+
+def test_dag_fails_at_once_when_no_input_is_readable(data: tuple[Path, Path]) -> None:
+    data_root, _ = data
+    (data_root / "ecal_windows" / "empty").mkdir()
+    (data_root / "ecal_windows" / "empty" / "bad.root").write_bytes(b"junk")
+    run = _load_dag(retries=None).test(run_conf={"input_dir": "ecal_windows/empty", "output_dir": "empty"})
+    states = _states(run)
+    assert str(run.state) == "failed" and states["list_inputs"] == ["failed"]
+    assert "success" not in states.get("file_group.windows", []) and states["finalize"] != ["success"]
 
 
 def _pool_fixture() -> Any:
@@ -197,3 +211,31 @@ def test_dag_on_condor_matches_local(pool: str, data: tuple[Path, Path]) -> None
         assert manifest["backend"] == "condor"
     summaries = [json.loads((root / b / "summary" / "summary.json").read_text()) for b in ("local", "condor")]
     assert summaries[0]["per_flavour_region"] == summaries[1]["per_flavour_region"]
+
+
+def test_a_failed_group_fails_the_run_but_the_others_make_the_dataset(
+    data: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from include.core.errors import InputFileError
+    from include.ecal_windows import windows as windows_module
+
+    real = windows_module.compute_windows
+
+    def broken_for_one_file(events, cfg, wp, source=""):
+        if source.endswith("dumper_003.root"):
+            raise InputFileError(source, "basket decompression failed")
+        return real(events, cfg, wp, source)
+
+    monkeypatch.setattr(windows_module, "compute_windows", broken_for_one_file)
+    _, output = data
+    run = _load_dag().test(run_conf={"files_per_group": 3, "output_dir": "partial"})
+    states = _states(run)
+    assert str(run.state) == "failed"
+    assert sorted(states["file_group.windows"]) == ["failed", "success"] and states["finalize"] == ["success"]
+    assert sorted(states["file_group.to_parquet"]) == ["success", "upstream_failed"]
+    assert states["summary"] == ["failed"]
+    out = output / "ecal_windows_dataset" / "partial"
+    assert [p.name for p in (out / "parquet").glob("*.parquet")] == ["records_1.parquet"]
+    summary = json.loads((out / "summary" / "summary.json").read_text())
+    assert summary["failed_groups"] == [2] and summary["windows"] > 0
+    assert not (out / "groups" / "0002" / "clusters_data_2.ndjson.gz").exists()  # nothing half-written

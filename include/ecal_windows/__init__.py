@@ -4,5 +4,4 @@ See ``specs/ecal-windows.md``. Plain functions over paths and parameters; no Air
 """
 
 PRODUCTION = "ecal_windows_dataset"
-DEMO_NAME = "ecal_windows"
 TREE_PATH = "recosimdumper/caloTree"

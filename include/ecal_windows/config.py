@@ -58,11 +58,6 @@ class WindowConfig:
             if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
                 raise ParamError(name, f"{value!r} must be a number >= 0")
 
-    @property
-    def supported_strategy(self) -> bool:
-        """Only ``sim_fraction`` is meaningful; the others are accepted for compatibility."""
-        return self.assoc_strategy == "sim_fraction"
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

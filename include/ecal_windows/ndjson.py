@@ -8,7 +8,6 @@ Reading accepts ``.ndjson``, ``.ndjson.gz`` and legacy ``.ndjson.tar.gz`` archiv
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import tarfile
 from collections.abc import Iterable
@@ -149,11 +148,3 @@ def meta_csv(meta: dict[str, np.ndarray]) -> str:
 def meta_body(meta: dict[str, np.ndarray]) -> str:
     """The CSV rows without the header (for appending chunks)."""
     return meta_csv(meta).split("\n", 1)[1]
-
-
-def write_text_file(path: Path, chunks: Iterable[str]) -> Path:
-    """Write text chunks to ``path`` atomically."""
-    buffer = io.StringIO()
-    for chunk in chunks:
-        buffer.write(chunk)
-    return atomic.write_text(path, buffer.getvalue())

@@ -180,10 +180,10 @@ def simulate_fill(timeline: FillTimeline, n_bunches: int, cfg: LumiConfig, rng: 
                     bl = np.where(alive, bl * fl, bl)
                     ev = np.where(alive, ev + 0.03 / 3600 * TRUTH_DT, ev)
                     n = np.where(alive, n * np.exp(-TRUTH_DT / (60 * 3600)), n)
-                elif tk <= ramp_b:  # ramp: slight blow-up, longitudinal blow-up towards ~1.12 ns
+                elif tk <= ramp_b:  # ramp: slight blow-up, longitudinal blow-up towards ~1.08 ns
                     frac = TRUTH_DT / (ramp_b - ramp_a)
                     eh, ev = eh * (1 + 0.06 * frac), ev * (1 + 0.05 * frac)
-                    bl = bl + (1.13e-9 - bl) * frac * 1.5
+                    bl = bl + (1.08e-9 - bl) * frac * 1.5
                     n = n * (1 - 0.004 * frac)
                 else:  # flat top and stable beams: IBS + SR at 6.5 TeV, collisions from ADJUST
                     fx, fl = ibs.factors(cfg.gammaFT, n, eh * 1e-6, bl, cfg.VRF_FT, TRUTH_DT)

@@ -94,8 +94,7 @@ def run_sb(ctx: UnitContext) -> dict[str, Any]:
         "intensity_start": float(np.nanmean(coll.intensity[0])) if coll.intensity.size else None,
         "bl_4sigma_start_ns": float(np.nanmean(coll.bl_m[0]) * 4 / C_LIGHT * 1e9) if coll.bl_m.size else None,
         "intensity_lifetime_start_h": {
-            b: float(np.nanmedian(res.intensity_lifetime[b][0]) / 3600) if res.intensity_lifetime[b].size else None
-            for b in (1, 2)
+            b: _first_hour_lifetime_h(res.time, res.beams[b]["coll"].intensity) for b in (1, 2)
         },
     }
     meta = {
@@ -110,6 +109,16 @@ def run_sb(ctx: UnitContext) -> dict[str, Any]:
     }
     write_json(p.sb_json, meta)
     return summary
+
+
+def _first_hour_lifetime_h(t: np.ndarray, n: np.ndarray) -> float | None:
+    """Lifetime of the summed colliding intensity over the first hour of SB, in h (robust to FBCT noise)."""
+    if n.size == 0 or len(t) < 2:
+        return None
+    total = np.nansum(n, axis=1)
+    k = min(int(np.searchsorted(t, t[0] + 3600.0)), len(t) - 1)
+    ratio = total[k] / total[0] if total[0] > 0 else np.nan
+    return float(-(t[k] - t[0]) / np.log(ratio) / 3600) if 0 < ratio < 1 else None
 
 
 def run_cycle(ctx: UnitContext) -> dict[str, Any]:

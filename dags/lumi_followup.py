@@ -49,6 +49,14 @@ PRODUCTS = Asset(name="lumi_followup_products", uri="file:///hep-productions/lum
         "force": force_param(FORCE_CHOICES),
         "backend": backend_param(choices=("local", "condor")),
         "year": Param(2017, type="integer", enum=YEARS, title="Year", description="Configuration year (2016-2018)."),
+        "split": Param(
+            0,
+            type="integer",
+            minimum=0,
+            title="Fills per task",
+            description="0: one mapped task per fill. K > 0: chunks of at least K fills per task (legacy --split K); "
+            "on condor a chunk is one cluster.",
+        ),
         "config_overrides": Param(
             {},
             type="object",
@@ -74,6 +82,7 @@ def lumi_followup() -> None:
         load_config(int(params["year"]), overrides)  # refuses unknown keys or bad values
         return {
             "fills": sorted(fills),
+            "split": int(params.get("split") or 0),
             "force": params["force"],
             "backend": params["backend"],
             "config": {"year": int(params["year"]), **overrides},
@@ -84,13 +93,16 @@ def lumi_followup() -> None:
         """The fills of this run, in batches that respect ``max_map_length``."""
         from airflow.configuration import conf
 
-        from include.lumi.planning import batches, last_processed, selected_fills
+        from include.lumi.planning import batches, last_processed, selected_fills, split_chunks
 
         fills = settings["fills"]
         if not fills:
             fills = selected_fills(settings["config"], after=last_processed(settings["config"]["year"]))
+        chunks = split_chunks(fills, settings["split"])
         max_map = conf.getint("core", "max_map_length", fallback=1024)
-        return [{**settings, "fills": batch} for batch in batches(fills, max_map)]
+        if len(chunks) > max_map:  # merge neighbouring chunks to stay within the mapping limit
+            chunks = [[f for chunk in group for f in chunk] for group in batches(chunks, max_map)]
+        return [{**settings, "fills": chunk} for chunk in chunks]
 
     @task(max_active_tis_per_dagrun=8, outlets=[PRODUCTS])
     def process(unit: dict[str, Any]) -> list[dict[str, Any]]:
@@ -98,13 +110,21 @@ def lumi_followup() -> None:
         from include.core.backends import TaskCall, run_call
         from include.core.errors import StepError
 
-        reports, failed = [], []
-        for fill in unit["fills"]:
-            call = TaskCall(
+        calls = [
+            TaskCall(
                 "include.lumi.tasks:process_fill",
                 {"fill": fill, "config": unit["config"], "force": unit["force"], "backend": unit["backend"]},
             )
-            report = run_call(call, unit["backend"])
+            for fill in unit["fills"]
+        ]
+        if unit["backend"] == "condor" and len(calls) > 1:
+            from include.condor.jobcall import run_calls
+
+            results = run_calls(calls)  # one cluster for the chunk
+        else:
+            results = [run_call(call, unit["backend"]) for call in calls]
+        reports, failed = [], []
+        for fill, report in zip(unit["fills"], results, strict=True):
             reports.append({k: report[k] for k in ("fill", "ok", "ran", "seconds", "skip_massi")})
             if not report["ok"]:
                 failed.append(

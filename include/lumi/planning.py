@@ -39,6 +39,15 @@ def highest_complete(config: dict[str, Any], fills: list[int], data_root: str | 
     return max(complete) if complete else None
 
 
+def split_chunks(items: list[int], k: int) -> list[list[int]]:
+    """Legacy ``--split K``: ``array_split(items, n // K)`` so every chunk holds >= K items; n < K: one chunk."""
+    if not items:
+        return []
+    if k <= 0:
+        return [[i] for i in items]
+    return batches(items, max(1, len(items) // k))
+
+
 def batches(items: list[int], max_len: int) -> list[list[int]]:
     """Split ``items`` into at most ``max_len`` batches of near-equal size (keeps order)."""
     if not items:

@@ -98,7 +98,7 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert json.loads((runs[-1] / "summary.json").read_text())["fills"] == [FILLS[1]]
     assert _report(output, FILLS[1])["ran"] == []  # looked at again, nothing changed
 
-    again = dag.test(run_conf=conf)
+    again = dag.test(run_conf={**conf, "split": 2})  # both fills in one task
     assert again.state == "success"
     for fill in FILLS:
         report = _report(output, fill)

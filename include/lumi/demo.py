@@ -46,6 +46,7 @@ class DemoOptions:
     fbct_period: float = 60.0
     fbct_period_sb: float = 240.0
     bsrt_period: float = 1.0
+    bsrt_period_cycle: float = 0.25  # faster scan before SB, so injection/flat top see most bunches twice
     bsrt_frames: int = 2
     basic_period: float = 10.0
     massi_period: float = 180.0
@@ -133,7 +134,10 @@ def _bsrt_blocks(truth: FillTruth, beam: int, device: str, opts: DemoOptions, cf
     """BSRT scanning one bunch at a time: each acquisition images one slot ``bsrt_frames`` times."""
     tl = truth.timeline
     bt = truth.beams[beam]
-    ts = _sample_times(bt.t_inj.min(), tl.mode("STABLE")[1], opts.bsrt_period) + 0.25 * beam
+    sb_a, sb_b = tl.mode("STABLE")
+    cycle_period = min(opts.bsrt_period_cycle, opts.bsrt_period)
+    ts = np.r_[_sample_times(bt.t_inj.min(), sb_a, cycle_period), _sample_times(sb_a, sb_b, opts.bsrt_period)]
+    ts = ts + 0.1 * beam
     # Bunches are injected in slot order, so the bunches present are the first n_alive ones.
     n_alive = np.searchsorted(np.sort(bt.t_inj), ts, side="right")
     ts, n_alive = ts[n_alive > 0], n_alive[n_alive > 0]

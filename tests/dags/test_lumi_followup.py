@@ -36,7 +36,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from include.lumi.demo import DemoOptions, generate
 
     data = tmp_path_factory.mktemp("lumi-data")
-    generate(data / "lumi", 11, fills=tuple(FILLS), options=DemoOptions(n_bunches=48, bsrt_period=20.0, bsrt_period_cycle=5.0))
+    generate(
+        data / "lumi",
+        11,
+        fills=tuple(FILLS),
+        options=DemoOptions(n_bunches=48, bsrt_period=20.0, bsrt_period_cycle=5.0),
+    )
     return data
 
 

@@ -15,7 +15,9 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from include.lumi.demo import DemoOptions, generate
 
     root = tmp_path_factory.mktemp("lumi-demo-data")
-    generate(root / "lumi", 5, fills=SMALL_FILLS, options=DemoOptions(n_bunches=48, bsrt_period=20.0, bsrt_period_cycle=5.0))
+    generate(
+        root / "lumi", 5, fills=SMALL_FILLS, options=DemoOptions(n_bunches=48, bsrt_period=20.0, bsrt_period_cycle=5.0)
+    )
     return root
 
 

@@ -44,7 +44,7 @@ class DemoOptions:
 
     n_bunches: int = 2556
     fbct_period: float = 60.0
-    fbct_period_sb: float = 240.0
+    fbct_period_sb: float = 300.0  # a multiple of the 300 s SB grid: no beat in the differences
     bsrt_period: float = 1.0
     bsrt_period_cycle: float = 0.25  # faster scan before SB, so injection/flat top see most bunches twice
     bsrt_frames: int = 2
@@ -95,7 +95,9 @@ def _basic_csv(truth: FillTruth, opts: DemoOptions, rng: np.random.Generator) ->
 def _bbb_csv(truth: FillTruth, opts: DemoOptions, rng: np.random.Generator) -> str:
     tl = truth.timeline
     sb_a, _ = tl.mode("STABLE")
+    sb_b = tl.mode("STABLE")[1]
     ts = np.r_[_sample_times(tl.t_start, sb_a, opts.fbct_period), _sample_times(sb_a, tl.t_end, opts.fbct_period_sb)]
+    ts = np.unique(np.r_[ts, sb_b - 2.0])  # the last acquisition before the dump
     k = _truth_at(truth, ts)
     blocks = []
     for beam in (1, 2):

@@ -18,6 +18,7 @@ from include.lumi.ibs import default_model
 from include.lumi.luminosity import bl4sigma_s_to_sigz_m, bunch_luminosity
 
 TRUTH_DT = 60.0
+EXTRA_LOSS_SIGMA_M2 = 20e-31  # luminosity-driven losses beyond burn-off (20 mb)
 ABORT_GAP_START = 3443
 # (mode, duration in minutes) before stable beams; all fills with SB follow this sequence.
 PRE_SB_MODES = (
@@ -157,7 +158,7 @@ def simulate_fill(timeline: FillTimeline, n_bunches: int, cfg: LumiConfig, rng: 
             "state": np.array(
                 [n0, rng.normal(1.60, 0.1, nb), rng.normal(1.75, 0.1, nb), rng.normal(1.20e-9, 0.02e-9, nb)]
             ),
-            "extra_tau": rng.uniform(150, 300, nb) * 3600,
+            "extra_tau": rng.uniform(2000, 4000, nb) * 3600,  # losses independent of the collisions
         }
     coll = np.intersect1d(b1, b2)
     i1 = np.searchsorted(b1, coll)
@@ -196,7 +197,9 @@ def simulate_fill(timeline: FillTimeline, n_bunches: int, cfg: LumiConfig, rng: 
                         deps = 0.5 * 2 * gamma * betastar * theta_x2 * l_prev * cfg.sigma_el_m2 / n[idx] * 1e6
                         eh[idx] += deps * TRUTH_DT
                         ev[idx] += deps * TRUTH_DT
-                        n[idx] = n[idx] / (1 + TRUTH_DT * cfg.sigmaBOff_m2 * 2 * l_prev / n[idx])
+                        # burn-off plus collision-driven extra losses (effective cross-section ~ 100 mb)
+                        sigma_loss = cfg.sigmaBOff_m2 + EXTRA_LOSS_SIGMA_M2
+                        n[idx] = n[idx] / (1 + TRUTH_DT * sigma_loss * 2 * l_prev / n[idx])
                 b["state"] = np.array([n, eh, ev, bl])
             b["N"][k] = np.where(alive, n, 0.0)
             b["eh"][k], b["ev"][k], b["bl"][k] = eh, ev, bl

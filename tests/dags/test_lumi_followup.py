@@ -116,3 +116,15 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert _report(output, FILLS[1])["ran"] == []  # untouched by the forced run
     backups = list((output / "lumi_followup" / f"fill_{FILLS[0]}").glob(f"fill_{FILLS[0]}_fits_2*.parquet"))
     assert backups, "fits re-ran, its previous product must be kept with a date suffix"
+
+
+def test_form_matches_step_graph_and_refuses_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from include.lumi.tasks import GRAPH
+
+    monkeypatch.setenv("HEP_OUTPUT_ROOT", str(tmp_path))
+    dag = _load_dag()
+    assert dag.params.get_param("force").schema["enum"] == GRAPH.force_choices
+    assert dag.params.get_param("backend").schema["enum"] == ["local", "condor"]
+    run = dag.test(run_conf={"fills": [6140], "config_overrides": {"t_step_sec": -1}})
+    assert run.state == "failed"
+    assert not (tmp_path / "lumi_followup").exists()  # refused before any fill was touched

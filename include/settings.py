@@ -42,6 +42,11 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+# Settings a job inherits from the worker. Executables (apptainer, python) are not among them:
+# where they are depends on the machine the job lands on.
+JOB_SETTINGS = ("HEP_HOME", "HEP_DATA_ROOT", "HEP_OUTPUT_ROOT", "HEP_FILLDB_URL")
+
+
 def job_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The settings as environment variables, for a job or container that runs ``include`` code.
 
@@ -49,7 +54,7 @@ def job_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     env = os.environ if env is None else env
     settings = load_settings(env)
-    out = {name: env[name] for name in (s.name for s in SETTINGS) if env.get(name)}
+    out = {name: env[name] for name in JOB_SETTINGS if env.get(name)}
     out["HEP_DATA_ROOT"] = str(settings.data_root)
     out["HEP_OUTPUT_ROOT"] = str(settings.output_root)
     return out

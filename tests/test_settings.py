@@ -67,7 +67,14 @@ def test_readme_documents_every_setting() -> None:
 def test_job_environment_carries_resolved_roots(tmp_path: Path) -> None:
     from include.settings import job_environment
 
-    env = job_environment({"HEP_HOME": str(tmp_path), "HEP_FILLDB_URL": "postgresql://db/fills", "PATH": "/bin"})
+    env = job_environment(
+        {
+            "HEP_HOME": str(tmp_path),
+            "HEP_FILLDB_URL": "postgresql://db/fills",
+            "HEP_APPTAINER_BIN": "/host/only/apptainer",
+            "PATH": "/bin",
+        }
+    )
     assert env == {
         "HEP_HOME": str(tmp_path),
         "HEP_FILLDB_URL": "postgresql://db/fills",

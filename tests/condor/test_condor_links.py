@@ -14,6 +14,18 @@ REPO = Path(__file__).resolve().parents[2]
 JOB = {"schedd": "schedd@condor.ci", "jobs": {"12.0": 0, "12.1": 1, "15.0": 2}}
 
 
+@pytest.fixture(autouse=True)
+def _relative_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Links are relative unless the API base URL is configured (scripts/env.sh sets one)."""
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL", raising=False)
+
+
+def test_link_uses_the_configured_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HEP_CONDOR_MONITOR_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://localhost:8080/")
+    assert link_for(JOB, "d", "r", "t").startswith("http://localhost:8080/api/v2/dags/d/dagRuns/r/")
+
+
 def test_link_shows_clusters_and_schedd(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HEP_CONDOR_MONITOR_URL", raising=False)
     url = link_for(JOB, "dag", "manual__1", "task")

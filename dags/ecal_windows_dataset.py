@@ -3,8 +3,6 @@ per group (mapped) -> finalize -> summary."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task, task_group
@@ -47,19 +45,6 @@ and eta region and draws control plots. Outputs: `<output root>/ecal_windows_dat
 Window ids and samples derive from (run, lumi, event, seed cluster) and `random_seed`, so the same
 inputs give byte-identical files. Re-triggering skips finished groups; `redo` rebuilds them.
 """
-
-
-@contextmanager
-def _permanent() -> Iterator[None]:
-    """Bad parameters, bad files and schema differences fail the task at once: a retry cannot help."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from include.core.errors import InputFileError, ParamError
-
-    try:
-        yield
-    except (ParamError, InputFileError) as exc:
-        raise AirflowFailException(str(exc)) from exc
 
 
 @dag(
@@ -221,7 +206,7 @@ def ecal_windows_dataset() -> None:
         from include.ecal_windows import pipeline
 
         params = dict(get_current_context()["params"])
-        with _permanent():
+        with dagkit.permanent_errors():
             return pipeline.validate_params({k: v for k, v in params.items() if k != "backend"})
 
     @task
@@ -230,7 +215,7 @@ def ecal_windows_dataset() -> None:
         from include.core.errors import ParamError
         from include.ecal_windows import pipeline
 
-        with _permanent():
+        with dagkit.permanent_errors():
             listing = pipeline.list_inputs(conf)
             if not listing["groups"]:
                 problem = f"no readable dumper file below {conf['input_dir']}: {listing['bad']}"
@@ -266,7 +251,7 @@ def ecal_windows_dataset() -> None:
         from include.ecal_windows import pipeline
 
         params = dict(get_current_context()["params"])
-        with _permanent():
+        with dagkit.permanent_errors():
             return pipeline.validate_params({k: v for k, v in params.items() if k != "backend"})
 
     @task(trigger_rule="all_done_min_one_success")
@@ -275,7 +260,7 @@ def ecal_windows_dataset() -> None:
         a group failed, so the other groups still make a dataset)."""
         from include.ecal_windows import pipeline
 
-        with _permanent():
+        with dagkit.permanent_errors():
             result = pipeline.finalize_dataset(_form())
         return {k: result[k] for k in ("files", "rows", "folder")}
 
@@ -288,7 +273,7 @@ def ecal_windows_dataset() -> None:
 
         context = get_current_context()
         conf = _form()
-        with _permanent():
+        with dagkit.permanent_errors():
             result = pipeline.summarize_dataset(conf, [g["job"] for g in groups])
         context["outlet_events"][DATASET].extra = {
             "output_dir": conf["output_dir"],

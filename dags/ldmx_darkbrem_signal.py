@@ -185,16 +185,11 @@ def _run_step(unit: dict[str, Any], step: str, force: str) -> dict[str, Any]:
 def ldmx_darkbrem_signal() -> None:
     @task
     def validate_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from include.core.errors import ParamError
         from include.darkbrem.campaign import validate
         from include.settings import load_settings
 
-        try:
+        with dagkit.permanent_errors():  # retrying cannot fix a parameter
             return validate(dict(params or {}), load_settings(airflow_variables=True))
-        except ParamError as exc:  # retrying cannot fix a parameter
-            raise AirflowFailException(str(exc)) from exc
 
     @task
     def plan(campaign: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from include.core.dagkit import backend_param, default_args, force_param
+from include.core.dagkit import backend_param, default_args, force_param, permanent_errors
 from include.lumi.graph import FORCE_CHOICES
 
 DOC = """
@@ -74,12 +74,13 @@ def lumi_followup() -> None:
 
         params = get_current_context()["params"]
         fills = [int(f) for f in params["fills"]]
-        if len(set(fills)) != len(fills):
-            raise ParamError("fills", "fill numbers repeat")
-        if params["force"] not in FORCE_CHOICES:
-            raise ParamError("force", f"{params['force']!r} is not one of {FORCE_CHOICES}")
         overrides = dict(params.get("config_overrides") or {})
-        load_config(int(params["year"]), overrides)  # refuses unknown keys or bad values
+        with permanent_errors():  # a retry cannot fix the form
+            if len(set(fills)) != len(fills):
+                raise ParamError("fills", "fill numbers repeat")
+            if params["force"] not in FORCE_CHOICES:
+                raise ParamError("force", f"{params['force']!r} is not one of {FORCE_CHOICES}")
+            load_config(int(params["year"]), overrides)  # refuses unknown keys or bad values
         return {
             "fills": sorted(fills),
             "split": int(params.get("split") or 0),

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 
-from include.core.dagkit import default_args
+from include.core.dagkit import default_args, permanent_errors
 
 MASSI_CHANGES = Asset("lumi_massi_changes")
 MASSI_CHANGE_ALIAS = AssetAlias("lumi_massi_change_events")
@@ -64,7 +64,8 @@ def massi_watch() -> None:
         from include.massi.watch import scan_years
 
         params = get_current_context()["params"]
-        return scan_years([int(y) for y in params["years"]], settle_seconds=float(params["settle_seconds"]))
+        with permanent_errors():
+            return scan_years([int(y) for y in params["years"]], settle_seconds=float(params["settle_seconds"]))
 
     @task(outlets=[MASSI_CHANGE_ALIAS])
     def announce(result: dict[str, Any], *, outlet_events=None) -> list[int]:

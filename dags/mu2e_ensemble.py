@@ -54,14 +54,10 @@ finished steps; `force` re-runs a step and everything downstream of it.
 
 def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
     """One campaign step; errors a retry cannot fix fail the task at once (no retries)."""
-    from airflow.sdk.exceptions import AirflowFailException
-
     from include.mu2e import pipeline
 
-    try:
+    with dagkit.permanent_errors(pipeline.PermanentError):
         return pipeline.run_campaign_step(conf, step, get_current_context()["params"]["force"])
-    except pipeline.PermanentError as exc:
-        raise AirflowFailException(str(exc)) from exc
 
 
 @dag(

@@ -6,11 +6,15 @@ production task code never does.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowFailException
 
+from include.core.errors import ConfigError, InputFileError, ParamError
 from include.settings import BACKENDS
 
 OWNER = "hep-productions"
@@ -54,3 +58,16 @@ def force_param(choices: list[str]) -> Param:
         description="Re-run this step and every step that depends on it, even if its products are "
         "up to date. 'all' re-runs everything; 'none' runs only what is missing or stale.",
     )
+
+
+@contextlib.contextmanager
+def permanent_errors(*extra: type[BaseException]) -> Iterator[None]:
+    """Fail the task at once, without retries, on errors a retry cannot fix.
+
+    A bad parameter, a bad input file or a bad configuration (and the ``extra`` types) becomes an
+    ``AirflowFailException`` with the same message; anything else is retried as usual.
+    """
+    try:
+        yield
+    except (ParamError, InputFileError, ConfigError, *extra) as exc:
+        raise AirflowFailException(str(exc)) from exc

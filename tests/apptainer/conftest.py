@@ -154,14 +154,9 @@ def _run_dag(dag: object) -> object:
     In 3.3 ``dag.test()`` only finds DAGs of a configured bundle; a DAG defined in a test
     module is written to the DB first, under the ``dags-folder`` bundle.
     """
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from dag_support import register_dag
 
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
-    bag.bag_dag(dag)  # type: ignore[arg-type]
-    sync_bag_to_db(bag, "dags-folder", None)
-    return dag.test()  # type: ignore[attr-defined]
+    return register_dag(dag).test()
 
 
 @pytest.fixture(scope="session")

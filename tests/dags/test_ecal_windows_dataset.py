@@ -10,34 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dag_support import load_dag, task_states
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "ecal_windows_dataset.py"
-
-
-def _load_dag(retries: int | None = 0) -> Any:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags["ecal_windows_dataset"]
-    if retries is not None:
-        for task in dag.tasks:
-            task.retries = retries
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(bag, "dags-folder", None)
-    return dag
-
-
-def _states(run: Any) -> dict[str, list[str]]:
-    from airflow.utils.session import create_session
-
-    states: dict[str, list[str]] = {}
-    with create_session() as session:
-        for ti in run.get_task_instances(session=session):
-            states.setdefault(ti.task_id, []).append(str(ti.state))
-    return states
+DAG = ("ecal_windows_dataset.py", "ecal_windows_dataset")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +46,7 @@ def test_literals_agree_with_the_package() -> None:
     spec.loader.exec_module(module)
     assert list(config.STRATEGIES) == module.STRATEGIES
     assert paths._SAFE_NAME.pattern == module.SAFE_NAME
-    dag = _load_dag(None)
+    dag = load_dag(*DAG, None)
     assert set(dag.params) == {*pipeline.DEFAULTS, "backend"}
     for name, value in pipeline.DEFAULTS.items():
         assert dag.params[name] == value, name
@@ -91,7 +68,7 @@ def test_literals_agree_with_the_package() -> None:
 def test_form_rejects_invalid_values(name: str, value: Any) -> None:
     from airflow.sdk.exceptions import ParamValidationError
 
-    params = copy.deepcopy(_load_dag(None).params)
+    params = copy.deepcopy(load_dag(*DAG, None).params)
     with pytest.raises(ParamValidationError, match=f"Invalid input for param {name}"):
         params[name] = value
         params.validate()
@@ -116,10 +93,10 @@ def test_dag_end_to_end(data: tuple[Path, Path]) -> None:
     import pyarrow.dataset as ds
 
     data_root, output = data
-    dag = _load_dag()
+    dag = load_dag(*DAG)
     conf = {"files_per_group": 3, "maxnocalow": 2, "overlap": True, "output_dir": "ele", "backend": "local"}
     run = dag.test(run_conf=conf)
-    states = _states(run)
+    states = task_states(run)
     assert str(run.state) == "success", states
     assert states["file_group.windows"] == ["success", "success"] and states["file_group.to_parquet"] == [
         "success",
@@ -166,20 +143,20 @@ def test_dag_end_to_end(data: tuple[Path, Path]) -> None:
 
 
 def test_dag_refuses_paths_outside_the_data_root_without_retrying(data: tuple[Path, Path]) -> None:
-    dag = _load_dag(retries=None)  # the production retries: a refused form must still fail at once
+    dag = load_dag(*DAG, retries=None)  # the production retries: a refused form must still fail at once
     assert dag.get_task("validate_params").retries >= 1
     for conf in ({"input_dir": "/etc"}, {"wp_file": "../../x.json"}):
         run = dag.test(run_conf=conf)
         assert str(run.state) == "failed"
-        assert _states(run)["validate_params"] == ["failed"]
+        assert task_states(run)["validate_params"] == ["failed"]
 
 
 def test_dag_fails_at_once_when_no_input_is_readable(data: tuple[Path, Path]) -> None:
     data_root, _ = data
     (data_root / "ecal_windows" / "empty").mkdir()
     (data_root / "ecal_windows" / "empty" / "bad.root").write_bytes(b"junk")
-    run = _load_dag(retries=None).test(run_conf={"input_dir": "ecal_windows/empty", "output_dir": "empty"})
-    states = _states(run)
+    run = load_dag(*DAG, retries=None).test(run_conf={"input_dir": "ecal_windows/empty", "output_dir": "empty"})
+    states = task_states(run)
     assert str(run.state) == "failed" and states["list_inputs"] == ["failed"]
     assert "success" not in states.get("file_group.windows", []) and states["finalize"] != ["success"]
 
@@ -198,11 +175,11 @@ pool = _pool_fixture()  # skips with the reason when no HTCondor pool answers
 @pytest.mark.slow
 def test_dag_on_condor_matches_local(pool: str, data: tuple[Path, Path]) -> None:
     _, output = data
-    dag = _load_dag()
+    dag = load_dag(*DAG)
     conf = {"files_per_group": 3, "maxnocalow": 1, "backend": "local"}
     for backend in ("local", "condor"):
         run = dag.test(run_conf={**conf, "backend": backend, "output_dir": backend})
-        assert str(run.state) == "success", _states(run)
+        assert str(run.state) == "success", task_states(run)
     root = output / "ecal_windows_dataset"
     for job in (1, 2):
         name = f"parquet/records_{job}.parquet"
@@ -228,8 +205,8 @@ def test_a_failed_group_fails_the_run_but_the_others_make_the_dataset(
 
     monkeypatch.setattr(windows_module, "compute_windows", broken_for_one_file)
     _, output = data
-    run = _load_dag().test(run_conf={"files_per_group": 3, "output_dir": "partial"})
-    states = _states(run)
+    run = load_dag(*DAG).test(run_conf={"files_per_group": 3, "output_dir": "partial"})
+    states = task_states(run)
     assert str(run.state) == "failed"
     assert sorted(states["file_group.windows"]) == ["failed", "success"] and states["finalize"] == ["success"]
     assert sorted(states["file_group.to_parquet"]) == ["success", "upstream_failed"]

@@ -13,18 +13,18 @@ import gzip
 import json
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dag_support import load_dag, pool_unavailable, register_dag
 
 from include.core.fingerprint import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
-DAG_FILE = REPO / "dags" / "ldmx_darkbrem_signal.py"
+DAG = ("ldmx_darkbrem_signal.py", "ldmx_darkbrem_signal")
 POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
 if not os.environ.get("CONDOR_CONFIG") and (POOL_DIR / "client" / "condor_config").is_file():
     os.environ["CONDOR_CONFIG"] = str(POOL_DIR / "client" / "condor_config")
@@ -81,23 +81,8 @@ def campaign_data(roots: tuple[Path, Path], standin_images: Path, monkeypatch: p
     return {"data": data, "output": output, "images": folder / "images"}
 
 
-def _load_dag(retries: int | None = None) -> Any:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags["ldmx_darkbrem_signal"]
-    if retries is not None:
-        for task in dag.tasks:
-            task.retries = retries
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(bag, "dags-folder", None)
-    return dag
-
-
 def _run(conf: dict[str, Any], retries: int | None = 0) -> str:
-    dag = _load_dag(retries)
+    dag = load_dag(*DAG, retries)
     run = dag.test(run_conf=conf)
     return str(run.state)
 
@@ -185,7 +170,7 @@ def conf(campaign: str, **more: Any) -> dict[str, Any]:
 def test_params_mirror_the_production_lists() -> None:
     from include.darkbrem.library import KNOWN_VERSIONS, TARGETS
 
-    dag = _load_dag()
+    dag = load_dag(*DAG, None)
     assert dag.params.get_param("targets").schema["items"]["enum"] == list(TARGETS)
     assert dag.params.get_param("generator_version").schema["enum"] == list(KNOWN_VERSIONS)
     assert [t.task_id for t in dag.tasks] == [
@@ -215,7 +200,7 @@ def test_trigger_form_refuses_invalid_values(bad: dict[str, Any]) -> None:
     from airflow.sdk.definitions.param import ParamsDict
     from airflow.sdk.exceptions import ParamValidationError
 
-    dag = _load_dag()
+    dag = load_dag(*DAG, None)
     params = ParamsDict(dict(dag.params.items()))
     with pytest.raises(ParamValidationError, match=f"Invalid input for param {next(iter(bad))}"):
         params.update(bad)
@@ -276,14 +261,10 @@ def test_airflow_retry_recovers_a_transient_failure(campaign_data: dict[str, Any
     unit = campaign_data["output"] / "ldmx_darkbrem_signal" / "r1" / "mA_0.5_run_1"
     unit.mkdir(parents=True)
     (unit / "FAULT_ONCE").write_text("")
-    dag = _load_dag()
+    dag = load_dag(*DAG, None)
     for task in dag.tasks:
         task.retries, task.retry_delay, task.retry_exponential_backoff = 1, timedelta(0), False
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    bag = DagBag(dag_folder=os.devnull)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    register_dag(dag)
     run = dag.test(run_conf=conf("r1", masses=[0.5], runs_per_mass=1))
     assert str(run.state) == "success"
     assert not (unit / "FAULT_ONCE").exists() and (unit / "tdb_1.root").is_file()
@@ -327,32 +308,11 @@ def test_v5_generator_and_container_extraction_agree_with_native(campaign_data: 
     assert container_csv.is_file()  # the previous product is left as it was
 
 
-def _pool_reason(timeout: float = 20.0) -> str | None:
-    if not os.environ.get("CONDOR_CONFIG"):
-        return f"CONDOR_CONFIG is unset and there is no pool at {POOL_DIR}"
-    found: dict[str, str] = {}
-
-    def ping() -> None:
-        try:
-            from include.condor.hook import HTCondorHook
-
-            HTCondorHook(None, backoff=()).get_schedd().query("False", ["ClusterId"])
-        except Exception as exc:
-            found["error"] = f"{type(exc).__name__}: {exc}"
-
-    thread = threading.Thread(target=ping, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        return "the schedd did not answer"
-    return found.get("error")
-
-
 @pytest.mark.condor
 @pytest.mark.apptainer
 @pytest.mark.slow
 def test_campaign_condor_backend(campaign_data: dict[str, Any]) -> None:
-    reason = _pool_reason()
+    reason = pool_unavailable()
     if reason:
         pytest.skip(f"HTCondor pool not reachable: {reason} (docker/condor/start-pool.sh)")
     output, images = campaign_data["output"], campaign_data["images"]

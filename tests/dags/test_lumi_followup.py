@@ -7,24 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dag_support import load_dag
 
 REPO = Path(__file__).resolve().parents[2]
 FILLS = [6140, 6141]
 OVERRIDES = {"plotDpi": 20, "doSBModel": True, "doSBModelPlots": True}
-
-
-def _load_dag():
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    bag = DagBag(dag_folder=str(REPO / "dags" / "lumi_followup.py"))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags["lumi_followup"]
-    for task in dag.tasks:
-        task.retries = 0
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(bag, "dags-folder", None)
-    return dag
 
 
 def _report(output: Path, fill: int) -> dict:
@@ -51,7 +38,7 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
     output.mkdir()
     monkeypatch.setenv("HEP_DATA_ROOT", str(generated))
     monkeypatch.setenv("HEP_OUTPUT_ROOT", str(output))
-    dag = _load_dag()
+    dag = load_dag("lumi_followup.py", "lumi_followup")
     conf = {"fills": FILLS, "force": "none", "backend": "local", "year": 2017, "config_overrides": OVERRIDES}
 
     # empty fill list: every selected fill of the beam-mode table newer than the last successful run
@@ -122,7 +109,7 @@ def test_form_matches_step_graph_and_refuses_bad_input(tmp_path: Path, monkeypat
     from include.lumi.tasks import GRAPH
 
     monkeypatch.setenv("HEP_OUTPUT_ROOT", str(tmp_path))
-    dag = _load_dag()
+    dag = load_dag("lumi_followup.py", "lumi_followup")
     assert dag.params.get_param("force").schema["enum"] == GRAPH.force_choices
     assert dag.params.get_param("backend").schema["enum"] == ["local", "condor"]
     run = dag.test(run_conf={"fills": [6140], "config_overrides": {"t_step_sec": -1}})

@@ -6,34 +6,20 @@ import copy
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dag_support import load_dag, pool_unavailable, task_states
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "mu2e_ensemble.py"
+DAG = ("mu2e_ensemble.py", "mu2e_ensemble")
 _POOL_CONFIG = (
     Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool")) / "client" / "condor_config"
 )
 if not os.environ.get("CONDOR_CONFIG") and _POOL_CONFIG.is_file():
     os.environ["CONDOR_CONFIG"] = str(_POOL_CONFIG)  # before htcondor2 is imported
-
-
-def _load_dag(retries: int | None = 0) -> Any:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags["mu2e_ensemble"]
-    if retries is not None:
-        for task in dag.tasks:
-            task.retries = retries
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(bag, "dags-folder", None)
-    return dag
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +35,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def data(roots: tuple[Path, Path], demo: Path) -> tuple[Path, Path]:
     shutil.copytree(demo, roots[0] / "mu2e")
     return roots
-
-
-def _states(run: Any) -> dict[str, list[str]]:
-    from airflow.utils.session import create_session
-
-    states: dict[str, list[str]] = {}
-    with create_session() as session:
-        for ti in run.get_task_instances(session=session):
-            states.setdefault(ti.task_id, []).append(str(ti.state))
-    return states
 
 
 def test_literals_agree_with_the_package():
@@ -94,14 +70,14 @@ def test_literals_agree_with_the_package():
 def test_form_rejects_invalid_values(name: str, value: Any):
     from airflow.sdk.exceptions import ParamValidationError
 
-    params = copy.deepcopy(_load_dag(None).params)
+    params = copy.deepcopy(load_dag(*DAG, None).params)
     with pytest.raises(ParamValidationError, match=f"Invalid input for param {name}"):
         params[name] = value
         params.validate()
 
 
 def test_form_accepts_the_defaults_and_units():
-    dag = _load_dag(None)
+    dag = load_dag(*DAG, None)
     for value in ("1 h", "3600 s", "30 min", "0.5 d", "1e3 s"):
         assert dag.params.get_param("livetime").resolve(value) == value
     assert dag.params.get_param("tag").resolve("MDS12b") == "MDS12b"
@@ -110,10 +86,10 @@ def test_form_accepts_the_defaults_and_units():
 @pytest.mark.slow
 def test_dag_end_to_end(data: tuple[Path, Path]):
     _, output = data
-    dag = _load_dag()
+    dag = load_dag(*DAG)
     conf = {"tag": "MDS3c", "livetime": "1 h", "njobs": 4, "seed": 3, "backend": "local"}
     run = dag.test(run_conf=conf)
-    assert str(run.state) == "success", _states(run)
+    assert str(run.state) == "success", task_states(run)
     out = output / "mu2e_ensemble" / "MDS3c"
     summary = json.loads((out / "summary.json").read_text())
     validation = json.loads((out / "validation.json").read_text())
@@ -138,9 +114,9 @@ def test_dag_fails_before_any_job_on_insufficient_inputs(data: tuple[Path, Path]
     from airflow.utils.session import create_session
 
     _, output = data
-    dag = _load_dag(retries=None)  # the DAG's own retries: a shortfall must not be retried
+    dag = load_dag(*DAG, retries=None)  # the DAG's own retries: a shortfall must not be retried
     run = dag.test(run_conf={"tag": "MDS3d", "livetime": "10 h"})
-    states = _states(run)
+    states = task_states(run)
     assert str(run.state) == "failed"
     assert states["check_inputs"] == ["failed"]
     with create_session() as session:
@@ -152,11 +128,11 @@ def test_dag_fails_before_any_job_on_insufficient_inputs(data: tuple[Path, Path]
 
 
 def test_dag_rejects_zero_livetime_and_outside_paths(data: tuple[Path, Path]):
-    dag = _load_dag()
+    dag = load_dag(*DAG)
     for conf in ({"tag": "MDS3e", "livetime": "0 h"}, {"tag": "MDS3e", "data_dir": "/etc"}):
         run = dag.test(run_conf=conf)
         assert str(run.state) == "failed"
-        assert _states(run)["validate_params"] == ["failed"]
+        assert task_states(run)["validate_params"] == ["failed"]
 
 
 # -- on the personal HTCondor pool -----------------------------------------------------------------
@@ -164,32 +140,10 @@ def test_dag_rejects_zero_livetime_and_outside_paths(data: tuple[Path, Path]):
 POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
 
 
-def _pool_reason(timeout: float = 20.0) -> str | None:
-    """None if a schedd answers, else why not."""
-    if not os.environ.get("CONDOR_CONFIG"):
-        return f"CONDOR_CONFIG is unset and no pool at {POOL_DIR}"
-    result: dict[str, str] = {}
-
-    def ping() -> None:
-        try:
-            from include.condor.hook import HTCondorHook
-
-            HTCondorHook(None, backoff=()).get_schedd().query("False", ["ClusterId"])
-        except Exception as exc:
-            result["error"] = f"{type(exc).__name__}: {exc}"
-
-    thread = threading.Thread(target=ping, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        return f"the schedd did not answer within {timeout:.0f} s"
-    return result.get("error")
-
-
 @pytest.fixture(scope="module")
 def standin_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The stand-in Mu2e SIF, built once; skips without a pool, apptainer or busybox."""
-    reason = _pool_reason()
+    reason = pool_unavailable()
     if reason:
         pytest.skip(f"HTCondor pool not reachable: {reason} (bash docker/condor/start-pool.sh)")
     from include.apptainer.images import find_busybox
@@ -215,8 +169,8 @@ def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, 
     for path in standin_image.parent.iterdir():
         shutil.copy2(path, images / path.name)
     conf = {"tag": "MDS2a", "livetime": "30 min", "njobs": 2, "stage2": "art", "backend": "condor", "owner": "mu2epro"}
-    run = _load_dag().test(run_conf=conf)
-    assert str(run.state) == "success", _states(run)
+    run = load_dag(*DAG).test(run_conf=conf)
+    assert str(run.state) == "success", task_states(run)
     out = output / "mu2e_ensemble" / "MDS2a"
     assert (out / "cnf.mu2e.ensembleMDS2a.MDC2025af.0.tar").is_file()
     record = json.loads((out / "MDS2a.json").read_text())
@@ -239,13 +193,13 @@ def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, 
 @pytest.mark.slow
 @pytest.mark.condor
 def test_native_jobs_run_on_the_pool_like_locally(data: tuple[Path, Path], tmp_path: Path):
-    reason = _pool_reason()
+    reason = pool_unavailable()
     if reason:
         pytest.skip(f"HTCondor pool not reachable: {reason} (bash docker/condor/start-pool.sh)")
     _, output = data
     conf = {"tag": "MDS2b", "livetime": "10 min", "njobs": 1, "backend": "condor"}
-    run = _load_dag().test(run_conf=conf)
-    assert str(run.state) == "success", _states(run)
+    run = load_dag(*DAG).test(run_conf=conf)
+    assert str(run.state) == "success", task_states(run)
     out = output / "mu2e_ensemble" / "MDS2b"
     on_pool = {p.name: p.read_bytes() for p in out.glob("job_*/dts.*.parquet")}
     assert len(on_pool) == 1

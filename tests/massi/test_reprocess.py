@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dag_support import load_dag
 
 REPO = Path(__file__).resolve().parents[2]
 FILLS = (6140, 6141, 6142, 6143, *range(6146, 6153))  # 11 fills (6144, 6145 come without stable beams)
@@ -58,20 +59,6 @@ def republish(path: Path, factor: float) -> None:
             tar.addfile(info, io.BytesIO(data))
     os.replace(tmp, path)
     os.utime(path, (published + 3600, published + 3600))
-
-
-def _load(dag_file: str, dag_id: str):
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    bag = DagBag(dag_folder=str(REPO / "dags" / dag_file))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags[dag_id]
-    for task in dag.tasks:
-        task.retries = 0
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(bag, "dags-folder", None)
-    return dag
 
 
 def _events_of(run_id: str) -> list[dict]:
@@ -150,7 +137,7 @@ def test_three_republished_archives_give_exactly_three_reprocessings(world) -> N
     untouched_time = _manifest_time(output, 6140, "sb")
     _publish_changes(data, hidden)
 
-    watch = _load("massi_watch.py", "massi_watch")
+    watch = load_dag("massi_watch.py", "massi_watch")
     run = watch.test(run_conf={"years": [2017], "settle_seconds": 0})
     assert run.state == "success"
     events = _events_of(run.run_id)
@@ -162,7 +149,7 @@ def test_three_republished_archives_give_exactly_three_reprocessings(world) -> N
     assert sorted(by_fill[NEW_FILL]["experiments"]) == ["ATLAS", "CMS"]
     assert all(c["prev_sha256"] is None for c in by_fill[NEW_FILL]["changes"])
 
-    reprocess = _load("lumi_reprocess.py", "lumi_reprocess")
+    reprocess = load_dag("lumi_reprocess.py", "lumi_reprocess")
     run = reprocess.test(run_conf={"backend": "local", "config_overrides": OVERRIDES})
     assert run.state == "success"
     db = FillDB(url)

@@ -1,0 +1,77 @@
+"""Helpers shared by the tests that run DAGs and jobs (importable from every test module).
+
+``dag.test()`` in Airflow 3.3 runs only DAGs that are serialized in the metadata database
+under a configured bundle, so every DAG a test runs goes through :func:`register_dag`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
+
+
+def register_dag(dag: Any) -> Any:
+    """Write ``dag`` (from dags/ or built in a test) to the metadata DB; return it."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=os.devnull)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+    return dag
+
+
+def load_dag(dag_file: str, dag_id: str, retries: int | None = 0) -> Any:
+    """Parse ``dags/<dag_file>`` (no import errors allowed), set every task's retries, register it.
+
+    ``retries=0`` keeps ``dag.test()`` from waiting out the backoff of a failing task;
+    ``None`` keeps the DAG's own retries.
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / dag_file))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.dags[dag_id]
+    if retries is not None:
+        for task in dag.tasks:
+            task.retries = retries
+    return register_dag(dag)
+
+
+def task_states(run: Any) -> dict[str, list[str]]:
+    """``{task_id: [state of each (mapped) instance]}`` of a finished DAG run."""
+    from airflow.utils.session import create_session
+
+    states: dict[str, list[str]] = {}
+    with create_session() as session:
+        for ti in run.get_task_instances(session=session):
+            states.setdefault(ti.task_id, []).append(str(ti.state))
+    return states
+
+
+def pool_unavailable(timeout: float = 20.0) -> str | None:
+    """None if the HTCondor schedd answers a query within ``timeout``, else why not."""
+    if not os.environ.get("CONDOR_CONFIG"):
+        return f"CONDOR_CONFIG is unset and no pool at {POOL_DIR}"
+    result: dict[str, str] = {}
+
+    def ping() -> None:
+        try:
+            from include.condor.hook import HTCondorHook
+
+            HTCondorHook(None, backoff=()).get_schedd().query("False", ["ClusterId"])
+        except Exception as exc:
+            result["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=ping, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return f"the schedd did not answer within {timeout:.0f} s"
+    return result.get("error")

@@ -19,14 +19,10 @@ import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-
-LEGACY_TZ = ZoneInfo("Europe/Zurich")
 
 metadata = sa.MetaData()
 
@@ -59,18 +55,6 @@ archives = sa.Table(
 )
 
 OBSERVING, CURRENT, VANISHED = "observing", "current", "vanished"
-
-
-def legacy_to_epoch(value: datetime) -> int:
-    """A legacy naive local (Europe/Zurich) datetime as integer epoch seconds."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=LEGACY_TZ)
-    return int(value.timestamp())
-
-
-def epoch_to_legacy(epoch: int) -> datetime:
-    """Epoch seconds as the legacy naive local datetime."""
-    return datetime.fromtimestamp(epoch, LEGACY_TZ).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

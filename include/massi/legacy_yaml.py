@@ -17,7 +17,8 @@ import yaml
 
 from include.core import atomic
 from include.core.errors import InputFileError
-from include.massi.filedb import CURRENT, FillDB, archives, epoch_to_legacy, legacy_to_epoch
+from include.lumi.filldb import epoch_to_local_naive, local_naive_to_epoch
+from include.massi.filedb import CURRENT, FillDB, archives
 
 ARCHIVE_NAME = re.compile(r"^(\d+)\.(tgz|zip)$")
 EXPERIMENTS = ("ATLAS", "CMS", "ALICE", "LHCb")
@@ -63,7 +64,7 @@ def import_legacy(db: FillDB, path: str | Path, now: float | None = None) -> int
                         "experiment": exp,
                         "archive": name,
                         "fill": int(ARCHIVE_NAME.match(name).group(1)),
-                        "mtime": legacy_to_epoch(mtime),
+                        "mtime": local_naive_to_epoch(mtime),
                         "legacy_mtime": mtime.isoformat(sep=" "),
                         "first_seen": now,
                         "last_seen": now,
@@ -79,9 +80,9 @@ def import_legacy(db: FillDB, path: str | Path, now: float | None = None) -> int
 def _legacy_datetime(row: Any) -> datetime:
     if row.legacy_mtime:
         legacy = datetime.fromisoformat(row.legacy_mtime)
-        if legacy_to_epoch(legacy) == row.mtime:
+        if local_naive_to_epoch(legacy) == row.mtime:
             return legacy
-    return epoch_to_legacy(row.mtime)
+    return epoch_to_local_naive(row.mtime)
 
 
 def export_legacy(db: FillDB, year: int) -> str:

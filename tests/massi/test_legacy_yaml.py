@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from include.core.errors import InputFileError
-from include.massi.filedb import FillDB, epoch_to_legacy, legacy_to_epoch
+from include.lumi.filldb import epoch_to_local_naive, local_naive_to_epoch
+from include.massi.filedb import FillDB
 from include.massi.legacy_yaml import export_legacy, import_legacy, write_legacy
 
 
@@ -31,9 +32,9 @@ def test_real_files_round_trip_without_loss(shared_data: Path, tmp_path: Path, y
 
 def test_legacy_times_are_zurich_local() -> None:
     summer = datetime(2017, 6, 16, 5, 4, 42)
-    assert legacy_to_epoch(summer) == 1497582282  # 03:04:42 UTC (CEST = UTC+2)
-    assert epoch_to_legacy(1497582282) == summer
-    assert legacy_to_epoch(datetime(2017, 1, 10, 12, 0, 0)) == 1484046000  # CET = UTC+1
+    assert local_naive_to_epoch(summer) == 1497582282  # 03:04:42 UTC (CEST = UTC+2)
+    assert epoch_to_local_naive(1497582282) == summer
+    assert local_naive_to_epoch(datetime(2017, 1, 10, 12, 0, 0)) == 1484046000  # CET = UTC+1
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import gzip
 import io
 import os
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,6 +259,26 @@ def _bmodes_files(target: Path, timelines: list, query_stop: float) -> list[Path
     return [raw, table]
 
 
+def simulate(
+    seed: int, *, fills: tuple[int, ...] = DEMO_FILLS, options: DemoOptions | None = None
+) -> Iterator[tuple[FillTruth, np.random.Generator]]:
+    """The true evolution of every fill with stable beams, as ``generate`` writes it, in fill order.
+
+    Each truth comes with its fill's random generator, positioned where the instrument noise starts.
+    """
+    opts = options or DemoOptions()
+    cfg = load_config(YEAR)
+    for tl in _timelines(seed, fills):
+        if tl.has_sb:
+            frng = np.random.default_rng([seed, tl.fill])
+            yield simulate_fill(tl, opts.n_bunches, cfg, frng), frng
+
+
+def _timelines(seed: int, fills: tuple[int, ...]) -> list:
+    all_fills = sorted(set(fills) | {f for f in NO_SB_FILLS if min(fills) < f < max(fills)})
+    return build_timeline(T0, all_fills, set(fills), np.random.default_rng(seed))
+
+
 def generate(
     target: Path,
     seed: int,
@@ -269,17 +290,11 @@ def generate(
     opts = options or DemoOptions()
     target = Path(target)
     cfg = load_config(YEAR)
-    all_fills = sorted(set(fills) | {f for f in NO_SB_FILLS if min(fills) < f < max(fills)})
-    rng = np.random.default_rng(seed)
-    timelines = build_timeline(T0, all_fills, set(fills), rng)
+    timelines = _timelines(seed, fills)
     # The last fill is still "ongoing" when the query window closes with its last logged mode change.
     written = _bmodes_files(target, timelines, timelines[-1].t_end)
-    for tl in timelines:
-        if not tl.has_sb:
-            continue
-        frng = np.random.default_rng([seed, tl.fill])
-        truth = simulate_fill(tl, opts.n_bunches, cfg, frng)
-        n = tl.fill
+    for truth, frng in simulate(seed, fills=fills, options=opts):
+        n = truth.timeline.fill
         written.append(
             write_logging_csv(
                 target / "fill_basic_data_csvs" / f"basic_data_fill_{n}.csv", [_basic_csv(truth, opts, frng)]

@@ -25,6 +25,9 @@ def test_regression_values(gamma, vrf, n, ex_um, bl_ns, dt_min, dex_um, dbl_ps) 
     assert abs((ex - ex_um * 1e-6) * 1e6 - dex_um) <= 0.001
     step = 1.0 if dbl_ps == 87.0 else 0.1
     assert abs((bl - bl_ns * 1e-9) * 1e12 - dbl_ps) <= step
+    # the values after the step within 0.5 % of the reference
+    assert ex * 1e6 == pytest.approx(ex_um + dex_um, rel=0.005)
+    assert bl * 1e12 == pytest.approx(bl_ns * 1e3 + dbl_ps, rel=0.005)
 
 
 def test_case1_factors() -> None:

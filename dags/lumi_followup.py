@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task, task_group
 
 from include.core.dagkit import backend_param, default_args, force_param, permanent_errors
-from include.lumi.graph import FORCE_CHOICES
+from include.lumi.graph import FORCE_CHOICES, REQUIRES
 
 DOC = """
 ### LHC luminosity follow-up
@@ -22,11 +22,19 @@ run summary: `<output root>/lumi_followup/runs/<run id>/`.
 * **fills** empty: every fill of the beam-mode table that passes the selection and is newer than
   the last fill of the last successful run.
 * **force**: re-run a step and everything downstream (a step whose products are fresh does nothing).
-* **backend**: `local` (worker) or `condor` (one HTCondor job per fill).
+* **backend**: `local` (worker) or `condor` (one HTCondor job per fill and step; with **split**,
+  one cluster per chunk and step).
+* **require_massi**: a fill without both Massi archives fails its `massi` task, naming the missing
+  file (the default), or, when off, skips `massi` and what needs it.
+
+Each fill (or chunk) is one mapped task group `fill` with one task per step, in dependency order;
+a failing fill fails alone. `publish` announces every finished fill as the asset
+`lumi_followup_fill_<N>` (through the alias `lumi_followup_fills`).
 """
 
 YEARS = [2016, 2017, 2018]
 PRODUCTS = Asset(name="lumi_followup_products", uri="file:///hep-productions/lumi_followup")
+FILLS_ALIAS = AssetAlias("lumi_followup_fills")
 
 
 @dag(
@@ -57,6 +65,13 @@ PRODUCTS = Asset(name="lumi_followup_products", uri="file:///hep-productions/lum
             description="0: one mapped task per fill. K > 0: chunks of at least K fills per task (legacy --split K); "
             "on condor a chunk is one cluster.",
         ),
+        "require_massi": Param(
+            True,
+            type="boolean",
+            title="Require Massi archives",
+            description="Off: a fill without both Massi archives skips massi, lifetime, fits and model "
+            "instead of failing.",
+        ),
         "config_overrides": Param(
             {},
             type="object",
@@ -86,6 +101,7 @@ def lumi_followup() -> None:
             "split": int(params.get("split") or 0),
             "force": params["force"],
             "backend": params["backend"],
+            "require_massi": bool(params.get("require_massi", True)),
             "config": {"year": int(params["year"]), **overrides},
         }
 
@@ -105,35 +121,49 @@ def lumi_followup() -> None:
             chunks = [[f for chunk in group for f in chunk] for group in batches(chunks, max_map)]
         return [{**settings, "fills": chunk} for chunk in chunks]
 
-    @task(max_active_tis_per_dagrun=8, outlets=[PRODUCTS])
-    def process(unit: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run the step chain of each fill of the batch on the chosen backend."""
-        from include.core.backends import TaskCall, run_call
-        from include.core.errors import StepError
+    def step_task(step: str) -> Any:
+        @task(task_id=step, max_active_tis_per_dagrun=8, map_index_template="{{ fills_label }}")
+        def run(unit: dict[str, Any]) -> list[dict[str, Any]]:
+            from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        calls = [
-            TaskCall(
-                "include.lumi.tasks:process_fill",
-                {"fill": fill, "config": unit["config"], "force": unit["force"], "backend": unit["backend"]},
-            )
-            for fill in unit["fills"]
-        ]
-        if unit["backend"] == "condor" and len(calls) > 1:
-            from include.condor.jobcall import run_calls
+            from include.core.errors import StepError
+            from include.lumi.orchestration import run_step
 
-            results = run_calls(calls)  # one cluster for the chunk
-        else:
-            results = [run_call(call, unit["backend"]) for call in calls]
-        reports, failed = [], []
-        for fill, report in zip(unit["fills"], results, strict=True):
-            reports.append({k: report[k] for k in ("fill", "ok", "ran", "seconds", "skip_massi")})
-            if not report["ok"]:
-                failed.append(
-                    f"fill {fill}: " + "; ".join(f"{s['step']}: {s['error']}" for s in report["steps"] if s["error"])
-                )
-        if failed:
-            raise StepError(" | ".join(failed))
-        return reports
+            context = get_current_context()
+            context["fills_label"] = "fill " + ", ".join(str(f) for f in unit["fills"])
+            outcome = run_step(unit, step, context["run_id"])
+            message = " | ".join(outcome.messages)
+            if outcome.state == "failed":
+                raise (AirflowFailException if outcome.permanent else StepError)(message)
+            if outcome.state == "skipped":
+                raise AirflowSkipException(message)
+            return outcome.reports
+
+        return run
+
+    @task(trigger_rule="none_failed", outlets=[PRODUCTS, FILLS_ALIAS], map_index_template="{{ fills_label }}")
+    def publish(unit: dict[str, Any]) -> list[int]:
+        """Announce each fill of the batch as an asset event (the steps it needs succeeded or were skipped)."""
+        from include.settings import load_settings
+
+        context = get_current_context()
+        context["fills_label"] = "fill " + ", ".join(str(f) for f in unit["fills"])
+        root = load_settings().output_root / "lumi_followup"
+        for fill in unit["fills"]:
+            fill_asset = Asset(name=f"lumi_followup_fill_{fill}", uri=f"file://{root}/fill_{fill}")
+            context["outlet_events"][FILLS_ALIAS].add(fill_asset, extra={"fill": fill, "run_id": context["run_id"]})
+        return list(unit["fills"])
+
+    @task_group(group_id="fill")
+    def fill_steps(unit: dict[str, Any]) -> None:
+        """The steps of one fill (or chunk) in dependency order."""
+        tasks = {step: step_task(step)(unit) for step in REQUIRES}
+        for step, parents in REQUIRES.items():
+            for parent in parents:
+                tasks[parent] >> tasks[step]
+        last = publish(unit)
+        for step in REQUIRES:
+            tasks[step] >> last
 
     @task(trigger_rule="all_done")
     def summary(settings: dict[str, Any], units: list[dict[str, Any]]) -> dict[str, Any]:
@@ -152,8 +182,8 @@ def lumi_followup() -> None:
 
     settings = validate_params()
     units = plan(settings)
-    done = process.expand(unit=units)
-    summary(settings, units).set_upstream(done)
+    groups = fill_steps.expand(unit=units)
+    summary(settings, units).set_upstream(groups)
 
 
 lumi_followup()

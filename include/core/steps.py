@@ -263,9 +263,9 @@ class StepGraph:
         if unknown:
             raise ParamError("only", f"unknown steps {sorted(unknown)}")
         report = UnitReport(self.production, ctx.unit)
-        states: dict[str, str] = {}
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         with unit_lock(ctx.workdir):
+            states = {} if only is None else self._outside_states(ctx, selected)
             for name in self.order:
                 if name not in selected:
                     continue
@@ -276,6 +276,25 @@ class StepGraph:
             details = "; ".join(f"{r.step}: {r.error}" for r in report.failed)
             raise StepError(f"{self.production} unit {ctx.unit}: {details}")
         return report
+
+    def _outside_states(self, ctx: UnitContext, selected: set[str]) -> dict[str, str]:
+        """States of the steps outside a selection, as their products show them (no fingerprinting).
+
+        ``skipped``: the step or one of its ancestors is disabled; ``failed``: a product is missing;
+        ``fresh`` otherwise. A selected step whose parent is skipped or failed is then blocked.
+        """
+        states: dict[str, str] = {}
+        for name in self.order:
+            if name in selected:
+                continue
+            step = self.steps[name]
+            if not step.enabled(ctx) or any(states.get(p) == "skipped" for p in step.requires):
+                states[name] = "skipped"
+            elif any(not p.exists() for p in step.outputs(ctx)):
+                states[name] = "failed"
+            else:
+                states[name] = "fresh"
+        return states
 
     def _run_one(self, ctx: UnitContext, name: str, forced: set[str], states: Mapping[str, str]) -> StepResult:
         step = self.steps[name]

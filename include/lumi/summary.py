@@ -30,20 +30,32 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else seconds / 3600
 
 
-def fill_row(output_root: Path, fill: int) -> dict[str, Any]:
-    """Key numbers of one fill from its report and product JSON files (missing ones -> None)."""
+def fill_row(output_root: Path, fill: int, run_id: str | None = None, require_massi: bool = False) -> dict[str, Any]:
+    """Key numbers of one fill from its report and product JSON files (missing ones -> None).
+
+    With ``run_id``, a report of another run counts as "not processed in this run"; with
+    ``require_massi``, a fill without both Massi archives is not ok.
+    """
     p = FillProducts(fill, output_root / PRODUCTION / f"fill_{fill}")
     report = _json(p.workdir / "report.json")
-    failed = [s for s in report.get("steps", []) if s.get("state") == "failed"]
+    if run_id is not None and report and report.get("run_id") not in (None, run_id):
+        report = {}
+    problems = [f"{s['step']}: {s['error']}" for s in report.get("steps", []) if s.get("state") == "failed"]
+    if report.get("error"):
+        problems.append(report["error"])
+    if require_massi and report.get("missing_massi"):
+        problems.append("Massi archive missing: " + ", ".join(report["missing_massi"]))
+    if not report:
+        problems.append("not processed in this run")
     sb = _json(p.sb_json).get("summary", {})
     calc, meas = _json(p.lumi_calc_json), _json(p.lumi_meas_json)
     fits = _json(p.fits_json).get("median", {})
     tau_b1 = (sb.get("intensity_lifetime_start_h") or {}).get("1")
     return {
         "fill": fill,
-        "ok": bool(report.get("ok", False)),
+        "ok": bool(report.get("ok", False)) and not problems,
         "ran": ",".join(report.get("ran", [])),
-        "failed": "; ".join(f"{s['step']}: {s['error']}" for s in failed) or ("no report" if not report else ""),
+        "failed": "; ".join(problems),
         "skip_massi": report.get("skip_massi"),
         "seconds": report.get("seconds"),
         "n_coll": sb.get("n_coll"),
@@ -63,7 +75,8 @@ def fill_row(output_root: Path, fill: int) -> dict[str, Any]:
 def write_summary(output_root: Path, run_id: str, fills: list[int], params: dict[str, Any]) -> dict[str, Any]:
     """Write ``<output>/lumi_followup/runs/<run>/summary.{parquet,csv,json}`` and ``overview.png``."""
     folder = output_root / PRODUCTION / "runs" / run_key(run_id)
-    table = pd.DataFrame([fill_row(output_root, f) for f in sorted(fills)])
+    require = bool(params.get("require_massi", False))
+    table = pd.DataFrame([fill_row(output_root, f, run_id, require) for f in sorted(fills)])
     if table.empty:
         table = pd.DataFrame(columns=["fill", "ok", "failed"])
     with atomic.atomic_path(folder / "summary.parquet") as tmp:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from include.core import atomic
-from include.core.errors import ConfigError, ParamError
+from include.core.errors import ConfigError, ParamError, ProductionError
 from include.core.paths import resolve_inside, unit_dir
-from include.core.steps import Step, StepGraph, UnitContext
+from include.core.steps import Step, StepGraph, UnitContext, unit_lock
 from include.lumi import PRODUCTION
 from include.lumi import plots as plot_steps
 from include.lumi import steps as st
@@ -158,9 +158,13 @@ def process_fill(
     config: int | dict[str, Any] | None = None,
     force: str = "none",
     backend: str = "local",
+    only: list[str] | None = None,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """Run every stale or forced step of one fill; return (and store) the JSON report.
 
+    ``only`` runs some steps (one orchestrator task per step); their parents are judged from the
+    products on disk. Reports of calls sharing a ``run_id`` are merged in ``report.json``.
     A failed step does not raise here: the report says ``ok: false`` and names the step and
     error; callers (the DAG task, the CLI) turn that into a failure.
     """
@@ -173,16 +177,51 @@ def process_fill(
         raise ParamError("force", f"{force!r} is not one of {', '.join(FORCE_CHOICES)}")
     t0 = time.monotonic()
     ctx, cfg = fill_context(fill, data, out, config_dict(config), force, backend)
-    unit = GRAPH.run_unit(ctx, force, raise_on_failure=False)
+    unit = GRAPH.run_unit(ctx, force, only=only, raise_on_failure=False)
+    inputs = st.inputs_of(ctx)
     report = unit.to_dict()
     report.update(
         fill=fill,
         year=cfg.year,
+        run_id=run_id,
         workdir=str(ctx.workdir),
-        skip_massi=not st.inputs_of(ctx).has_massi(),
+        skip_massi=not inputs.has_massi(),
+        missing_massi=[str(p) for p in inputs.massi_archives().values() if not p.is_file()],
         seconds=round(time.monotonic() - t0, 2),
-        ran=unit.ran,
     )
     report = json.loads(json.dumps(report, default=str))
-    atomic.write_json(ctx.workdir / "report.json", report)
+    path = ctx.workdir / "report.json"
+    with unit_lock(ctx.workdir):  # step tasks of one fill may finish together
+        if only is not None and run_id is not None:
+            report = _merged(path, report)
+        report["ran"] = [s["step"] for s in report["steps"] if s["state"] == "ran"]
+        report["ok"] = not any(s["state"] == "failed" for s in report["steps"])
+        atomic.write_json(path, report)
     return report
+
+
+def _merged(path: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` merged into the stored report of the same run (steps replaced by name)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return report
+    if stored.get("run_id") != report["run_id"]:
+        return report
+    steps = {s["step"]: s for s in stored.get("steps", [])} | {s["step"]: s for s in report["steps"]}
+    return {
+        **report,
+        "steps": [steps[name] for name in GRAPH.order if name in steps],
+        "seconds": round(stored.get("seconds", 0) + report["seconds"], 2),
+    }
+
+
+def process_fill_steps(fill: int, **kwargs: Any) -> dict[str, Any]:
+    """``process_fill`` for orchestrators: a refused fill or input becomes a report, not an exception.
+
+    One fill of a batch (one HTCondor cluster) must not take the others down with it.
+    """
+    try:
+        return process_fill(fill, **kwargs)
+    except ProductionError as exc:
+        return {"fill": fill, "ok": False, "steps": [], "ran": [], "error": f"{type(exc).__name__}: {exc}"}

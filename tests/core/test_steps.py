@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -205,3 +206,21 @@ def test_disabled_step_blocks_its_dependents(tmp_path: Path) -> None:
 def test_invalid_graphs_are_refused(steps, message) -> None:
     with pytest.raises(ConfigError, match=message):
         StepGraph("toy", steps)
+
+
+def test_one_step_at_a_time_sees_its_parents_on_disk(tmp_path: Path) -> None:
+    """``only`` (one orchestrator task per step): a parent's missing product or disabled state blocks."""
+    CALLS.clear()
+    raw = tmp_path / "raw.dat"
+    raw.write_text("v1")
+    graph = make_graph(raw)
+    graph.steps["c"] = dataclasses.replace(graph.steps["c"], enabled=lambda ctx: not ctx.params.get("no_c"))
+    ctx = UnitContext("toy", "unit_1", tmp_path / "out" / "unit_1", params={"scale": 1})
+    (blocked,) = graph.run_unit(ctx, only=["b"]).results  # a has not run yet
+    assert (blocked.state, blocked.reason) == ("skipped", Reason.BLOCKED) and CALLS == []
+    for name in graph.order:
+        graph.run_unit(ctx, only=[name])
+    assert graph.order == CALLS
+    ctx.params["no_c"] = True
+    (d,) = graph.run_unit(ctx, only=["d"]).results
+    assert (d.state, d.reason) == ("skipped", Reason.BLOCKED)

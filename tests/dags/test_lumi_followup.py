@@ -2,20 +2,63 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from dag_support import load_dag
+from dag_support import load_dag, task_states
 
 REPO = Path(__file__).resolve().parents[2]
 FILLS = [6140, 6141]
 OVERRIDES = {"plotDpi": 20, "doSBModel": True, "doSBModelPlots": True}
 
 
+STEPS = (
+    "sb", "cycle", "cycle_model", "lumi", "massi", "lifetime", "fits", "model",
+    "plots_cycle", "plots_sb", "plots_meas", "plots_model",
+)  # fmt: skip
+PLOTS_PER_FILL = 9 + 6 + 9 + 5  # SB performance, cycle (+ cycle model), measured, SB model (1 case, 2 models)
+
+
 def _report(output: Path, fill: int) -> dict:
     return json.loads((output / "lumi_followup" / f"fill_{fill}" / "report.json").read_text())
+
+
+def _products(output: Path) -> dict[str, str]:
+    """sha256 of every product, manifest and plot of every fill (not the per-run report.json)."""
+    return {
+        str(p.relative_to(output)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((output / "lumi_followup").glob("fill_*/**/*"))
+        if p.is_file() and p.name not in ("report.json", ".lock")
+    }
+
+
+def _asset_events(pattern: str) -> list[tuple[str, dict]]:
+    """(asset name, extra) of every asset event whose asset name is LIKE ``pattern``."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(AssetModel.name, AssetEvent.extra).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+        return [(name, extra) for name, extra in session.execute(query.where(AssetModel.name.like(pattern)))]
+
+
+def _assert_complete(output: Path, fill: int) -> None:
+    """Every product, manifest and plot of a fully processed fill exists and is not empty."""
+    work = output / "lumi_followup" / f"fill_{fill}"
+    for name in ("sb", "sb_fits", "cycle", "cycle_model", "cycle_model_Inj2SB", "lumi_calc", "lumi_meas",
+                 "lifetime", "fits", "sbmodel_case1"):  # fmt: skip
+        assert (work / f"fill_{fill}_{name}.parquet").stat().st_size > 0, name
+    for step in STEPS:
+        manifest = json.loads((work / f"{step}.manifest.json").read_text())
+        assert manifest["production"] == "lumi_followup" and manifest["unit"] == f"fill_{fill}"
+        assert manifest["outputs"] and all(o["sha256"] and o["size"] > 0 for o in manifest["outputs"])
+    plots = sorted((work / "plots").glob("*.png"))
+    assert len(plots) == PLOTS_PER_FILL and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +87,17 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
     # empty fill list: every selected fill of the beam-mode table newer than the last successful run
     run = dag.test(run_conf={**conf, "fills": []})
     assert run.state == "success"
+    states = task_states(run)
+    assert {f"fill.{step}" for step in STEPS} | {"fill.publish"} <= set(states)
+    assert all(states[f"fill.{step}"] == ["success"] * len(FILLS) for step in STEPS)  # one task per step and fill
     for fill in FILLS:
         report = _report(output, fill)
         assert report["ok"] and not report["skip_massi"]
-        assert set(report["ran"]) == {
-            "sb", "cycle", "cycle_model", "lumi", "massi", "lifetime", "fits", "model",
-            "plots_cycle", "plots_sb", "plots_meas", "plots_model",
-        }  # fmt: skip
+        assert set(report["ran"]) == set(STEPS)
+        _assert_complete(output, fill)
         work = output / "lumi_followup" / f"fill_{fill}"
-        for name in ("sb", "lumi_calc", "lumi_meas", "lifetime", "fits"):
-            assert (work / f"fill_{fill}_{name}.parquet").stat().st_size > 0
-            manifest = json.loads(
-                (work / f"{name.replace('_calc', '').replace('lumi_meas', 'massi')}.manifest.json").read_text()
-            )
-            assert manifest["production"] == "lumi_followup" and manifest["unit"] == f"fill_{fill}"
-            assert manifest["outputs"] and all(o["sha256"] for o in manifest["outputs"])
         massi_inputs = json.loads((work / "massi.manifest.json").read_text())["inputs"]
         assert sorted(Path(i["path"]).name for i in massi_inputs) == [f"{fill}.tgz", f"{fill}.tgz"]
-        assert len(list((work / "plots").glob("*.png"))) == 9 + 6 + 9 + 5
         sb = json.loads((work / f"fill_{fill}_sb.json").read_text())["summary"]
         assert 1.5 < sb["emit_h_start_um"] < 2.6 and 1.3 < sb["emit_v_start_um"] < 2.6
         assert 1.0e11 < sb["intensity_start"] < 1.3e11
@@ -76,6 +112,10 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
         assert -30 * 3600 < fits["ATLAS/tau_lumi_meas_coll_full"] < -5 * 3600
         losses = pd.read_parquet(work / f"fill_{fill}_lifetime.parquet")["losses_dndtL_bbb"]
         assert 60 < losses.median() * 1e31 < 160  # effective cross-section in mb
+    first_products = _products(output)
+    events = _asset_events("lumi_followup_fill_%")
+    assert sorted(e[0] for e in events) == [f"lumi_followup_fill_{f}" for f in FILLS]
+    assert sorted(e[1]["fill"] for e in events) == FILLS
     (summary_dir,) = (output / "lumi_followup" / "runs").iterdir()
     table = pd.read_parquet(summary_dir / "summary.parquet")
     assert table["fill"].tolist() == FILLS and table["ok"].all()
@@ -90,16 +130,26 @@ def test_dag_end_to_end(generated: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert json.loads((runs[-1] / "summary.json").read_text())["fills"] == [FILLS[1]]
     assert _report(output, FILLS[1])["ran"] == []  # looked at again, nothing changed
 
-    again = dag.test(run_conf={**conf, "split": 2})  # both fills in one task
+    again = dag.test(run_conf={**conf, "split": 2})  # both fills in one task group: a second run of the day
     assert again.state == "success"
+    assert all(states == ["success"] for task, states in task_states(again).items() if task.startswith("fill."))
     for fill in FILLS:
         report = _report(output, fill)
         assert report["ran"] == []
         assert {s["state"] for s in report["steps"]} == {"fresh"}
+    assert _products(output) == first_products  # nothing rewritten: every file byte-identical
 
     forced = dag.test(run_conf={**conf, "fills": [FILLS[0]], "force": "lumi"})
     assert forced.state == "success"
     assert set(_report(output, FILLS[0])["ran"]) == {"lumi", "fits", "model", "plots_sb", "plots_meas", "plots_model"}
+    changed = {k for k, v in _products(output).items() if first_products.get(k) != v}
+    kept = ("sb", "cycle", "cycle_model", "massi", "lifetime", "plots_cycle")
+    assert not [k for k in changed if Path(k).name.split(".")[0] in kept]  # their manifests are untouched
+    assert not [
+        k
+        for k in changed
+        if re.fullmatch(r"fill_\d+_(sb|sb_fits|cycle\w*|lumi_meas|lifetime)\.(parquet|json)", Path(k).name)
+    ]
     assert _report(output, FILLS[1])["ran"] == []  # untouched by the forced run
     backups = list((output / "lumi_followup" / f"fill_{FILLS[0]}").glob(f"fill_{FILLS[0]}_fits_2*.parquet"))
     assert backups, "fits re-ran, its previous product must be kept with a date suffix"

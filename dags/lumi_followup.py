@@ -167,7 +167,12 @@ def lumi_followup() -> None:
 
     @task(trigger_rule="all_done")
     def summary(settings: dict[str, Any], units: list[dict[str, Any]]) -> dict[str, Any]:
-        """Table of the fills and an overview figure; when all succeeded, remember the last complete fill."""
+        """Table of the fills and an overview figure; when all succeeded, remember the last complete fill.
+
+        Fails (without retries) when a fill failed, so that the run is marked failed.
+        """
+        from airflow.sdk.exceptions import AirflowFailException
+
         from include.lumi.planning import highest_complete, remember_processed
         from include.lumi.summary import write_summary
         from include.settings import load_settings
@@ -178,6 +183,9 @@ def lumi_followup() -> None:
         done = highest_complete(settings["config"], fills) if fills and not result["failed"] else None
         if done is not None:
             remember_processed(settings["config"]["year"], done, context["run_id"])
+        if result["failed"]:
+            lines = "\n".join(f"fill {fill}: {why}" for fill, why in result["failed"].items())
+            raise AirflowFailException(f"{len(result['failed'])} of {len(fills)} fills failed:\n{lines}")
         return result
 
     settings = validate_params()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +72,23 @@ def format_times(t: np.ndarray) -> list[str]:
     return [s.replace("T", " ") for s in np.datetime_as_string(ms, unit="ms").tolist()]
 
 
+def _is_timestamp(text: str) -> bool:
+    try:
+        datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_times(stamps: Sequence[str], utc: bool, path: Path) -> np.ndarray:
     if not stamps:
         return np.zeros(0)
     try:
         parsed = pd.to_datetime([s[:19] for s in stamps], format="%Y-%m-%d %H:%M:%S")
     except (ValueError, TypeError) as exc:
-        raise InputFileError(path, f"unreadable timestamp ({exc})") from exc
+        bad = next((s for s in stamps if not _is_timestamp(s)), None)
+        what = f"{bad[:40]!r} is not a 'YYYY-MM-DD HH:MM:SS' timestamp" if bad else str(exc).splitlines()[0]
+        raise InputFileError(path, f"corrupt or truncated: {what}") from exc
     if not utc:
         parsed = parsed.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="shift_forward").tz_convert("UTC")
         if parsed.isna().any():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dag_support import load_dag, task_states
+from dag_support import load_dag, pool_unavailable, task_states
 
 REPO = Path(__file__).resolve().parents[2]
 FILLS = [6140, 6141]
@@ -165,3 +165,87 @@ def test_form_matches_step_graph_and_refuses_bad_input(tmp_path: Path, monkeypat
     run = dag.test(run_conf={"fills": [6140], "config_overrides": {"t_step_sec": -1}})
     assert run.state == "failed"
     assert not (tmp_path / "lumi_followup").exists()  # refused before any fill was touched
+
+
+@pytest.fixture
+def three_fills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Data root with fills 6140, 6141, 6142 and an empty output root."""
+    from include.lumi.demo import DemoOptions, generate
+
+    data, output = tmp_path / "data", tmp_path / "output"
+    generate(data / "lumi", 12, fills=(6140, 6141, 6142), options=DemoOptions(n_bunches=24, bsrt_period=20.0))
+    output.mkdir()
+    monkeypatch.setenv("HEP_DATA_ROOT", str(data))
+    monkeypatch.setenv("HEP_OUTPUT_ROOT", str(output))
+    return data, output
+
+
+@pytest.mark.slow
+def test_bad_fill_fails_alone_naming_the_file(three_fills: tuple[Path, Path]) -> None:
+    data, output = three_fills
+    bbb = data / "lumi" / "fill_bunchbybunch_data_csvs" / "bunchbybunch_data_fill_6140.csv"
+    text = bbb.read_text().splitlines()
+    bbb.write_text("\n".join([*text[:40], "LHC.BCTFR.A6R4.B1:BUNCH_INTENSITY", "garbage,row,1e11,", *text[40:60]]))
+    archive = data / "lumi" / "massi" / "2017" / "measurements" / "CMS" / "lumi" / "6141.tgz"
+    archive.unlink()
+    dag = load_dag("lumi_followup.py", "lumi_followup")
+    conf = {"fills": [6140, 6141, 6142], "backend": "local", "config_overrides": {"plotDpi": 20}}
+
+    run = dag.test(run_conf=conf)
+    assert run.state == "failed"
+    states = task_states(run)  # map index i = fill 6140, 6141, 6142
+    assert states["fill.sb"] == ["failed", "success", "success"]
+    assert states["fill.lumi"] == ["upstream_failed", "success", "success"]
+    assert states["fill.cycle"][1:] == ["success", "success"]
+    assert states["fill.massi"] == ["upstream_failed", "failed", "success"]
+    assert states["fill.fits"] == ["upstream_failed", "upstream_failed", "success"]
+    assert states["fill.publish"] == ["upstream_failed", "upstream_failed", "success"]
+    assert states["summary"] == ["failed"]  # written, then failed: the run is red
+    (folder,) = (output / "lumi_followup" / "runs").iterdir()
+    failed = json.loads((folder / "summary.json").read_text())["failed"]
+    assert sorted(failed) == ["6140", "6141"]
+    assert f"sb: InputFileError: {bbb}: corrupt or truncated: " in failed["6140"]
+    assert f"Massi archive missing: {archive}" in failed["6141"]
+    _assert_fill_has(output, 6142, ("sb", "lumi_calc", "lumi_meas", "lifetime", "fits"))
+    _assert_fill_has(output, 6141, ("sb", "lumi_calc"))  # what does not need the archive is done
+    assert not (output / "lumi_followup" / "fill_6141" / "fill_6141_lumi_meas.parquet").exists()
+    state = output / "lumi_followup" / "state" / "last_processed_2017.json"
+    assert not state.exists()  # a failed run does not move the "new fills" marker
+
+    # without require_massi the missing archive is an explicit skip, not a failure
+    lenient = dag.test(run_conf={**conf, "fills": [6141], "require_massi": False})
+    assert lenient.state == "success"
+    states = task_states(lenient)
+    assert states["fill.massi"] == ["skipped"] and states["fill.fits"] == ["skipped"]
+    assert states["fill.publish"] == ["success"]
+    report = json.loads((output / "lumi_followup" / "fill_6141" / "report.json").read_text())
+    assert report["skip_massi"] and report["missing_massi"] == [str(archive)]
+
+
+def _assert_fill_has(output: Path, fill: int, names: tuple[str, ...]) -> None:
+    for name in names:
+        assert (output / "lumi_followup" / f"fill_{fill}" / f"fill_{fill}_{name}.parquet").stat().st_size > 0
+
+
+@pytest.mark.condor
+@pytest.mark.slow
+def test_dag_on_the_condor_pool_with_split(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reason = pool_unavailable()
+    if reason:
+        pytest.skip(f"HTCondor pool: {reason}")
+    output = tmp_path / "output"
+    output.mkdir()
+    monkeypatch.setenv("HEP_DATA_ROOT", str(generated))
+    monkeypatch.setenv("HEP_OUTPUT_ROOT", str(output))
+    dag = load_dag("lumi_followup.py", "lumi_followup")
+    conf = {"fills": FILLS, "backend": "condor", "split": 2, "year": 2017, "config_overrides": OVERRIDES}
+    run = dag.test(run_conf=conf)
+    assert run.state == "success"
+    states = task_states(run)
+    assert all(states[f"fill.{step}"] == ["success"] for step in STEPS)  # one chunk: one cluster per step
+    for fill in FILLS:
+        report = _report(output, fill)
+        assert report["ok"] and set(report["ran"]) == set(STEPS)
+        _assert_complete(output, fill)
+        manifest = json.loads((output / "lumi_followup" / f"fill_{fill}" / "sb.manifest.json").read_text())
+        assert manifest["backend"] == "condor"

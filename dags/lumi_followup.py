@@ -23,7 +23,7 @@ run summary: `<output root>/lumi_followup/runs/<run id>/`.
   the last fill of the last successful run.
 * **force**: re-run a step and everything downstream (a step whose products are fresh does nothing).
 * **backend**: `local` (worker) or `condor` (one HTCondor job per fill and step; with **split**,
-  one cluster per chunk and step).
+  one job per chunk and step).
 * **require_massi**: a fill without both Massi archives fails its `massi` task, naming the missing
   file (the default), or, when off, skips `massi` and what needs it.
 
@@ -62,8 +62,8 @@ FILLS_ALIAS = AssetAlias("lumi_followup_fills")
             type="integer",
             minimum=0,
             title="Fills per task",
-            description="0: one mapped task per fill. K > 0: chunks of at least K fills per task (legacy --split K); "
-            "on condor a chunk is one cluster.",
+            description="0: one task group per fill. K > 0: chunks of at least K fills per group (legacy --split K); "
+            "on condor a chunk is one job per step.",
         ),
         "require_massi": Param(
             True,

@@ -1,8 +1,9 @@
 """One orchestrator task = one step of the follow-up for a batch of fills (no Airflow imports).
 
-The DAG maps a task group over batches (one fill, or a ``split`` chunk that is one HTCondor
-cluster per step). :func:`run_step` runs the step for every fill of the batch on the chosen
-backend and folds the per-fill reports into one outcome the task turns into its state.
+The DAG maps a task group over batches (one fill, or a ``split`` chunk). :func:`run_step` runs
+the step for every fill of the batch as one call on the chosen backend (on HTCondor: one job per
+batch and step, the legacy ``--split``) and folds the per-fill reports into one outcome that the
+task turns into its state.
 """
 
 from __future__ import annotations
@@ -55,33 +56,24 @@ def fill_verdict(report: dict[str, Any], step: str, require_massi: bool) -> tupl
     return "success", f"fill {fill}: {step} {result['state']} ({result['reason']})", False
 
 
-def step_calls(unit: dict[str, Any], step: str, run_id: str) -> list[TaskCall]:
-    """The task calls of ``step`` for every fill of the batch ``unit`` (as planned by the DAG)."""
-    return [
-        TaskCall(
-            "include.lumi.tasks:process_fill_steps",
-            {
-                "fill": fill,
-                "config": unit["config"],
-                "force": unit["force"],
-                "backend": unit["backend"],
-                "only": [step],
-                "run_id": run_id,
-            },
-        )
-        for fill in unit["fills"]
-    ]
+def step_call(unit: dict[str, Any], step: str, run_id: str) -> TaskCall:
+    """The task call of ``step`` for every fill of the batch ``unit`` (as planned by the DAG)."""
+    return TaskCall(
+        "include.lumi.tasks:process_fills_steps",
+        {
+            "fills": list(unit["fills"]),
+            "config": unit["config"],
+            "force": unit["force"],
+            "backend": unit["backend"],
+            "only": [step],
+            "run_id": run_id,
+        },
+    )
 
 
 def run_step(unit: dict[str, Any], step: str, run_id: str) -> StepOutcome:
-    """Run ``step`` for the batch: locally one fill after the other, on condor one cluster."""
-    calls = step_calls(unit, step, run_id)
-    if unit["backend"] == "condor" and len(calls) > 1:
-        from include.condor.jobcall import run_calls
-
-        reports = run_calls(calls)
-    else:
-        reports = [run_call(call, unit["backend"]) for call in calls]
+    """Run ``step`` for the fills of the batch, one after the other, as one call (one HTCondor job)."""
+    reports = run_call(step_call(unit, step, run_id), unit["backend"])
     verdicts = [fill_verdict(r, step, bool(unit.get("require_massi", True))) for r in reports]
     states = {v[0] for v in verdicts}
     failed = [v for v in verdicts if v[0] == "failed"]

@@ -225,3 +225,8 @@ def process_fill_steps(fill: int, **kwargs: Any) -> dict[str, Any]:
         return process_fill(fill, **kwargs)
     except ProductionError as exc:
         return {"fill": fill, "ok": False, "steps": [], "ran": [], "error": f"{type(exc).__name__}: {exc}"}
+
+
+def process_fills_steps(fills: list[int], **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`process_fill_steps` for each fill of a chunk, in order (one HTCondor job per chunk)."""
+    return [process_fill_steps(int(fill), **kwargs) for fill in fills]

@@ -242,7 +242,7 @@ def test_dag_on_the_condor_pool_with_split(generated: Path, tmp_path: Path, monk
     run = dag.test(run_conf=conf)
     assert run.state == "success"
     states = task_states(run)
-    assert all(states[f"fill.{step}"] == ["success"] for step in STEPS)  # one chunk: one cluster per step
+    assert all(states[f"fill.{step}"] == ["success"] for step in STEPS)  # one chunk: one job per step
     for fill in FILLS:
         report = _report(output, fill)
         assert report["ok"] and set(report["ran"]) == set(STEPS)

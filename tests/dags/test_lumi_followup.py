@@ -201,6 +201,7 @@ def test_bad_fill_fails_alone_naming_the_file(three_fills: tuple[Path, Path]) ->
     assert states["fill.fits"] == ["upstream_failed", "upstream_failed", "success"]
     assert states["fill.publish"] == ["upstream_failed", "upstream_failed", "success"]
     assert states["summary"] == ["failed"]  # written, then failed: the run is red
+    assert _map_labels(run, "fill.sb") == ["fill 6140", "fill 6141", "fill 6142"]  # what the grid shows
     (folder,) = (output / "lumi_followup" / "runs").iterdir()
     failed = json.loads((folder / "summary.json").read_text())["failed"]
     assert sorted(failed) == ["6140", "6141"]
@@ -220,6 +221,14 @@ def test_bad_fill_fails_alone_naming_the_file(three_fills: tuple[Path, Path]) ->
     assert states["fill.publish"] == ["success"]
     report = json.loads((output / "lumi_followup" / "fill_6141" / "report.json").read_text())
     assert report["skip_massi"] and report["missing_massi"] == [str(archive)]
+
+
+def _map_labels(run, task_id: str) -> list[str]:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = [ti for ti in run.get_task_instances(session=session) if ti.task_id == task_id]
+        return [ti.rendered_map_index for ti in sorted(tis, key=lambda ti: ti.map_index)]
 
 
 def _assert_fill_has(output: Path, fill: int, names: tuple[str, ...]) -> None:

@@ -4,6 +4,11 @@
 and the per-job fcl files (:mod:`include.mu2e.art`) and copies each job's input files into its
 folder, as the grid's copy-in would. :func:`run_art` (job step ``art``) runs ``mu2e -c mu2e.fcl``
 in the Mu2e image and parses the SamplingInput summary into ``counts.json``.
+
+On the ``condor`` backend the DAG runs the jobs itself with ``HTCondorJobOperator``:
+:func:`art_command` is one job's command (argv, folder, files) and :func:`operator_kwargs` the
+operator's arguments for it; the job's stdout becomes ``mu2e.log`` and :func:`run_art` with
+``ran_elsewhere`` then only parses that log (the same products and manifest as a local run).
 """
 
 from __future__ import annotations
@@ -42,19 +47,95 @@ def art_jobs(ctx: UnitContext, record: dict[str, Any]) -> dict[str, Any]:
     return {"tar": Path(result["tar"]).name, "njobs": len(jobs)}
 
 
+ART_ARGV = ("mu2e", "-c", "mu2e.fcl")
+LOG = "mu2e.log"
+# The pool's container runtime, found on the execute node's PATH (the host's may be a wrapper).
+JOB_RUNTIME = ("/usr/bin/env", "apptainer")
+
+
+def art_command(image: str | Path, job_dir: str | Path, job: dict[str, Any]) -> dict[str, Any]:
+    """One art job as a command: ``mu2e -c mu2e.fcl`` in ``job_dir`` with the image ``image``.
+
+    ``input_files`` are the fcl and the staged inputs, ``output_files`` the art output, which is also
+    the expected output; ``binds`` are the host paths a stand-in image needs (none for a real one).
+    """
+    from include.mu2e import fhicl
+    from include.mu2e.image import image_binds
+
+    job_dir = Path(job_dir).resolve()
+    config = fhicl.loads((job_dir / "mu2e.fcl").read_text(), str(job_dir / "mu2e.fcl"))
+    inputs = sorted({Path(n).name for block in config["source"]["dataSets"].values() for n in block["fileNames"]})
+    return {
+        "index": job["index"],
+        "unit": job_dir.name,
+        "argv": list(ART_ARGV),
+        "workdir": str(job_dir),
+        "image": str(image),
+        "input_files": ["mu2e.fcl", *inputs],
+        "output_files": [job["output"]],
+        "expected_outputs": [job["output"], LOG],
+        "binds": [b.spec() for b in image_binds(image)],
+    }
+
+
+def operator_kwargs(command: dict[str, Any]) -> dict[str, Any]:
+    """``HTCondorJobOperator`` arguments for one :func:`art_command` (stdout is ``mu2e.log``).
+
+    A self-contained image runs in the container universe (``container_image``; the fcl and inputs
+    are transferred in, the output back). A stand-in image needs host binds, which container-universe
+    jobs cannot ask for (the pool sets the binds), so it runs as ``apptainer exec --bind ... <image>
+    mu2e -c mu2e.fcl`` in the job folder on the shared filesystem: the same command in the same image.
+    """
+    argv = list(command["argv"])
+    kwargs: dict[str, Any] = {
+        "workdir": command["workdir"],
+        "expected_outputs": list(command["expected_outputs"]),
+        "submit_extra": {"output": LOG},
+    }
+    if not command["binds"]:
+        return {
+            **kwargs,
+            "executable": argv[0],
+            "arguments": argv[1:],
+            "container_image": command["image"],
+            "input_files": list(command["input_files"]),
+            "output_files": list(command["output_files"]),
+        }
+    from include.apptainer.command import build_command
+
+    exec_argv = build_command(
+        command["image"],
+        argv,
+        binds=[*command["binds"], f"{command['workdir']}:{command['workdir']}:rw"],
+        pwd=command["workdir"],
+        executable="/bin/true",  # replaced: the runtime is the execute node's
+    )
+    return {**kwargs, "executable": JOB_RUNTIME[0], "arguments": [*JOB_RUNTIME[1:], *exec_argv[1:]], "shared_fs": True}
+
+
 def run_art(ctx: UnitContext) -> dict[str, Any]:
-    """``mu2e -c mu2e.fcl`` in the image, in the job folder; the summary is parsed into counts.json."""
+    """``mu2e -c mu2e.fcl`` in the image, in the job folder; the summary is parsed into counts.json.
+
+    With ``ran_elsewhere`` (the DAG ran the job as an HTCondor job whose stdout is ``mu2e.log``)
+    only the log is parsed.
+    """
     from include.apptainer.runner import run_command
     from include.mu2e.art import parse_summary
     from include.mu2e.image import mu2e_argv
 
-    lines: list[str] = []
-    argv = mu2e_argv(ctx.params["art_image"], ctx.workdir)  # the runtime of the host that runs the job
-    result = run_command(argv, check=False, on_line=lambda _stream, line: lines.append(line))
-    atomic.write_text(ctx.path("mu2e.log"), "\n".join(lines) + "\n")
-    if not result.ok:
-        raise ProductionError(result.report())
-    summary = parse_summary("\n".join(lines))
+    if ctx.params.get("ran_elsewhere"):
+        if not ctx.path(LOG).is_file():
+            raise ProductionError(f"{ctx.unit}: no {LOG}; the job did not run")
+        text = ctx.path(LOG).read_text()
+    else:
+        lines: list[str] = []
+        argv = mu2e_argv(ctx.params["art_image"], ctx.workdir)  # the runtime of the host that runs the job
+        result = run_command(argv, check=False, on_line=lambda _stream, line: lines.append(line))
+        text = "\n".join(lines) + "\n"
+        atomic.write_text(ctx.path(LOG), text)
+        if not result.ok:
+            raise ProductionError(result.report())
+    summary = parse_summary(text)
     plan = _load(ctx.workdir.parent / "jobs.json")
     job = plan["jobs"][ctx.params["index"]]
     if not ctx.path(job["output"]).is_file():

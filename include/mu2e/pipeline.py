@@ -20,7 +20,8 @@ from typing import Any
 from include.core import atomic
 from include.core.errors import ParamError, ProductionError, StepError
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
-from include.core.steps import Step, StepGraph, UnitContext
+from include.core.steps import Reason, Step, StepGraph, UnitContext
+from include.mu2e import art_jobs as art_job_defs
 from include.mu2e import ledger
 from include.mu2e.art_jobs import art_jobs, run_art
 from include.mu2e.campaign import CampaignSpec, build_campaign, legacy_text, oct2024_text
@@ -306,16 +307,61 @@ def job_units(conf: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"index": j["index"], "unit": j["unit"]} for j in plan["jobs"]]
 
 
-def run_job(conf: dict[str, Any], index: int, force: str = "none", backend: str = "local") -> dict[str, Any]:
-    """Run job ``index`` of the campaign (the mapped unit)."""
+def _job_ctx(conf: dict[str, Any], index: int, backend: str = "local", **extra: Any) -> UnitContext:
     if not (0 <= index < conf["spec"]["njobs"]):
         raise ParamError("index", f"{index} is not a job of this campaign (0..{conf['spec']['njobs'] - 1})")
     workdir = Path(conf["output_dir"]) / f"job_{index:04d}"
-    ctx = UnitContext(PRODUCTION, f"{conf['spec']['tag']}.job_{index:04d}", workdir, {**conf, "index": index}, backend)
-    force = "all" if force in ("all", "mix", "art") else "none"
-    report = JOB.run_unit(ctx, force).to_dict()
+    params = {**conf, "index": index, **extra}
+    return UnitContext(PRODUCTION, f"{conf['spec']['tag']}.job_{index:04d}", workdir, params, backend)
+
+
+def _job_force(force: str) -> str:
+    return "all" if force in ("all", "mix", "art") else "none"
+
+
+def run_job(conf: dict[str, Any], index: int, force: str = "none", backend: str = "local") -> dict[str, Any]:
+    """Run job ``index`` of the campaign (the mapped unit)."""
+    ctx = _job_ctx(conf, index, backend)
+    workdir = ctx.workdir
+    report = JOB.run_unit(ctx, _job_force(force)).to_dict()
     report["counts"] = _load(workdir / "counts.json")["counts"]
     return report
+
+
+def art_on_condor(conf: dict[str, Any], backend: str) -> bool:
+    """Whether the DAG runs the art jobs itself as HTCondor jobs (stage2 = art on the condor backend)."""
+    return conf.get("stage2") == "art" and backend == "condor"
+
+
+def art_job_commands(conf: dict[str, Any], force: str = "none") -> list[dict[str, Any]]:
+    """The art jobs to run, as commands (:func:`include.mu2e.art_jobs.art_command`): argv, folder,
+    files and expected outputs per job. Jobs whose ``art`` step is fresh are left out (not run again)."""
+    if conf.get("stage2") != "art":
+        raise ParamError("stage2", "art job commands exist only for stage2 = art")
+    plan = _load(Path(conf["output_dir"]) / "jobs.json")
+    commands = []
+    for job in plan["jobs"]:
+        ctx = _job_ctx(conf, job["index"], "condor")
+        if JOB.plan(ctx, _job_force(force))["art"] is not Reason.FRESH:
+            commands.append(art_job_defs.art_command(conf["art_image"], ctx.workdir, job))
+    return commands
+
+
+def art_operator_kwargs(conf: dict[str, Any], force: str = "none") -> list[dict[str, Any]]:
+    """``HTCondorJobOperator`` keyword arguments per art job still to run (for ``expand_kwargs``)."""
+    return [art_job_defs.operator_kwargs(c) for c in art_job_commands(conf, force)]
+
+
+def record_art_jobs(conf: dict[str, Any], force: str = "none") -> list[dict[str, Any]]:
+    """After the HTCondor jobs: the ``art`` step of every job from its ``mu2e.log`` (counts.json and the
+    manifest, as :func:`run_job` writes them); fresh jobs are left as they are."""
+    reports = []
+    for job in _load(Path(conf["output_dir"]) / "jobs.json")["jobs"]:
+        ctx = _job_ctx(conf, job["index"], "condor", ran_elsewhere=True)
+        report = JOB.run_unit(ctx, _job_force(force)).to_dict()
+        report["counts"] = _load(ctx.workdir / "counts.json")["counts"]
+        reports.append(report)
+    return reports
 
 
 def run_all(conf: dict[str, Any], force: str = "none") -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
+from include.condor.operators import HTCondorJobOperator
 from include.core import dagkit
 
 DAG_ID = "mu2e_ensemble"
@@ -45,7 +46,9 @@ worker or as an HTCondor job) into a ROOT or parquet file with truth columns; **
 compares the counts per process with the Poisson expectation (χ²) and checks that every
 (file, entry) is used once; with `stage2 = art` the jobs are instead the SamplingInput template,
 the job tar (`cnf.<owner>.ensemble<TAG>.<dsconf>.0.tar`) and one fcl per job, run as
-`mu2e -c mu2e.fcl` in the Mu2e image, and validate audits the end-of-job summaries (`audit.csv`);
+`mu2e -c mu2e.fcl` in the Mu2e image (on the condor backend as HTCondor jobs of the mapped
+`run_art` operator, one per job still to run, then **record art** parses their logs), and validate
+audits the end-of-job summaries (`audit.csv`);
 **summary** writes `summary.csv`, `summary.json` and a plot. Outputs:
 `<output root>/mu2e_ensemble/<TAG>/` (jobs in `job_<j>/`). Re-triggering the same form re-uses
 finished steps; `force` re-runs a step and everything downstream of it.
@@ -242,8 +245,30 @@ def mu2e_ensemble() -> None:
         )
         return run_call(call, params["backend"])
 
+    @task.branch
+    def choose_runner(conf: dict[str, Any]) -> str:
+        """art on condor: the jobs are HTCondor jobs of run_art; otherwise run_job runs them."""
+        from include.mu2e import pipeline
+
+        return "art_commands" if pipeline.art_on_condor(conf, get_current_context()["params"]["backend"]) else "run_job"
+
     @task
-    def validate_ensemble(conf: dict[str, Any], _jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    def art_commands(conf: dict[str, Any]) -> list[dict[str, Any]]:
+        """`mu2e -c mu2e.fcl` of every art job still to run, as HTCondorJobOperator arguments."""
+        from include.mu2e import pipeline
+
+        return pipeline.art_operator_kwargs(conf, get_current_context()["params"]["force"])
+
+    @task(trigger_rule="none_failed_min_one_success")
+    def record_art(conf: dict[str, Any]) -> list[dict[str, Any]]:
+        """The art step of every job from its mu2e.log (counts.json, manifest); finished jobs stay."""
+        from include.mu2e import pipeline
+
+        with dagkit.permanent_errors(pipeline.PermanentError):
+            return pipeline.record_art_jobs(conf, get_current_context()["params"]["force"])
+
+    @task(trigger_rule="none_failed_min_one_success")
+    def validate_ensemble(conf: dict[str, Any]) -> dict[str, Any]:
         """Counts per process within Poisson expectation; every input entry used once."""
         return _step(conf, "validate")
 
@@ -266,8 +291,19 @@ def mu2e_ensemble() -> None:
 
     conf = validate_params()
     units = build_jobs(conf, check_inputs(conf, normalize(conf)))
+    runner = choose_runner(conf)
+    units >> runner
     jobs = run_job.partial(conf=conf).expand(unit=units)
-    summary(conf, validate_ensemble(conf, jobs))
+    commands = art_commands(conf)
+    art = HTCondorJobOperator.partial(task_id="run_art", poll_interval=2.0, request_memory_mb=1024).expand_kwargs(
+        commands
+    )
+    recorded = record_art(conf)
+    runner >> [jobs, commands]
+    art >> recorded
+    validated = validate_ensemble(conf)
+    [jobs, recorded] >> validated
+    summary(conf, validated)
 
 
 mu2e_ensemble()

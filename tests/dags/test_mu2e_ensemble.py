@@ -162,6 +162,7 @@ def standin_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.condor
 @pytest.mark.apptainer
 def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, monkeypatch: pytest.MonkeyPatch):
+    """stage2=art on condor: one HTCondorJobOperator instance per job runs `mu2e -c mu2e.fcl` in the image."""
     data_root, output = data
     monkeypatch.setenv("HEP_APPTAINER_BIN", shutil.which("apptainer") or str(POOL_DIR / "bin" / "apptainer"))
     images = data_root / "mu2e" / "images"
@@ -169,8 +170,12 @@ def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, 
     for path in standin_image.parent.iterdir():
         shutil.copy2(path, images / path.name)
     conf = {"tag": "MDS2a", "livetime": "30 min", "njobs": 2, "stage2": "art", "backend": "condor", "owner": "mu2epro"}
-    run = load_dag(*DAG).test(run_conf=conf)
-    assert str(run.state) == "success", task_states(run)
+    dag = load_dag(*DAG)
+    run = dag.test(run_conf=conf)
+    states = task_states(run)
+    assert str(run.state) == "success", states
+    assert states["run_art"] == ["success", "success"]  # one mapped operator instance per job
+    assert states["run_job"] == ["skipped"] and states["record_art"] == ["success"]
     out = output / "mu2e_ensemble" / "MDS2a"
     assert (out / "cnf.mu2e.ensembleMDS2a.MDC2025af.0.tar").is_file()
     record = json.loads((out / "MDS2a.json").read_text())
@@ -184,10 +189,52 @@ def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, 
         assert (job / counts["output"]).stat().st_size > 0
         assert counts["output"] == f"dts.mu2e.ensembleMDS2a.MDC2025af.001430_{j:08d}.art"
         assert "Total" in (job / "mu2e.log").read_text()
+        assert (job / "events.log").is_file() and (job / "art.manifest.json").is_file()
         assert counts["exhausted"] == ["CRYCosmic"]  # the cosmics set the job length
         cosmic_events += counts["counts"]["CRYCosmic"]
     assert totals["CRYCosmic"] == cosmic_events == record["processes"]["CRYCosmic"]["reco"]
     assert set(totals) == set(record["processes"])
+    validation = json.loads((out / "validation.json").read_text())
+    assert validation["ok"] and validation["unique_events"] == sum(totals.values())
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+    again = dag.test(run_conf=conf)  # a finished ensemble: nothing is submitted again
+    states = task_states(again)
+    assert str(again.state) == "success", states
+    assert states["run_art"] == ["skipped"] and states["record_art"] == ["success"]
+    after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert after == before
+
+
+def test_art_operator_kwargs_are_argv_lists(tmp_path: Path):
+    """The operator arguments of an art job: container universe for a self-contained image, else
+    `apptainer exec --bind ... <image> mu2e -c mu2e.fcl` in the job folder; never a shell string."""
+    from include.mu2e.art_jobs import art_command, operator_kwargs
+
+    job_dir = tmp_path / "job_0003"
+    job_dir.mkdir()
+    (job_dir / "mu2e.fcl").write_text(
+        'source: { module_type: SamplingInput dataSets: { DIO: { fileNames: ["a b.root"] weight: 1 } '
+        'CRYCosmic: { fileNames: ["c.root"] weight: 2 } } }\n'
+    )
+    job = {"index": 3, "output": "dts.x.art"}
+    real = tmp_path / "real.sif"
+    command = art_command(real, job_dir, job)
+    assert command["argv"] == ["mu2e", "-c", "mu2e.fcl"] and command["binds"] == []
+    assert command["input_files"] == ["mu2e.fcl", "a b.root", "c.root"]
+    kwargs = operator_kwargs(command)
+    assert kwargs["executable"] == "mu2e" and kwargs["arguments"] == ["-c", "mu2e.fcl"]
+    assert kwargs["container_image"] == str(real) and kwargs["output_files"] == ["dts.x.art"]
+    assert kwargs["expected_outputs"] == ["dts.x.art", "mu2e.log"] and kwargs["workdir"] == str(job_dir)
+    standin = tmp_path / "standin.sif"
+    standin.write_bytes(b"")
+    Path(str(standin) + ".standin.json").write_text(json.dumps({"binds": [str(tmp_path)]}))
+    kwargs = operator_kwargs(art_command(standin, job_dir, job))
+    assert "container_image" not in kwargs and kwargs["shared_fs"] is True
+    argv = [kwargs["executable"], *kwargs["arguments"]]
+    assert argv[:3] == ["/usr/bin/env", "apptainer", "exec"]
+    assert argv[-4:] == [str(standin), "mu2e", "-c", "mu2e.fcl"]
+    assert f"{job_dir}:{job_dir}:rw" in argv and "--pwd" in argv
 
 
 @pytest.mark.slow

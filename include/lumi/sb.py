@@ -58,7 +58,7 @@ def smoothed_emittance(
 ) -> tuple[np.ndarray, np.ndarray]:
     """LOWESS of ε vs t per slot (post-squeeze samples only), interpolated onto ``t``."""
     span = rec["t_endfill"] - rec["t_start_STABLE"]
-    frac = min(1.0, cfg.avg_time_smoothing / span)  # it = 10; every sample is a regression point
+    frac = min(1.0, cfg.avg_time_smoothing / span)  # it = 10, delta = 1 % of the span
     after = samples.t > rec["t_start_SQUEEZE"]
     order = np.argsort(samples.slot[after], kind="stable")
     s_slot = samples.slot[after][order]
@@ -70,7 +70,7 @@ def smoothed_emittance(
         m = np.full((len(t), len(slots)), np.nan)
         groups = [(s_t[a:b], values[a:b]) for a, b in zip(starts, stops, strict=True)]
         if cfg.enable_smoothing_BSRT:
-            smooth = lowess_many([g for g in groups if len(g[0]) >= 3], frac=frac, it=10)
+            smooth = lowess_many([g for g in groups if len(g[0]) >= 3], frac=frac, it=10, delta=0.01 * span)
             fits = iter(smooth)
             groups = [next(fits) if len(g[0]) >= 3 else np.column_stack(g) for g in groups]
         else:

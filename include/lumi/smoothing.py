@@ -9,34 +9,42 @@ from __future__ import annotations
 import numpy as np
 
 
-def _fit_points(x: np.ndarray, delta: float) -> np.ndarray:
-    """Indices where a local regression is computed; the others are interpolated."""
-    if delta <= 0:
-        return np.arange(len(x))
+def fit_points(x: np.ndarray, delta: float) -> np.ndarray:
+    """Indices into the sorted ``x`` where a local regression is computed; the others are interpolated.
+
+    statsmodels' ``delta`` rule: from a fit point the next one is the last point within ``delta`` of it
+    (at least the next larger x); points tied with a fit point share its fit; the last point is always
+    fitted. ``delta <= 0``: every point.
+    """
+    n = len(x)
+    if delta <= 0 or n < 2:
+        return np.arange(n)
+    last_tie = np.searchsorted(x, x, side="right") - 1
+    beyond = np.minimum(np.searchsorted(x, x + delta, side="right"), n - 1)  # first x > x_i + delta
+    step = np.maximum(beyond - 1, last_tie + 1).tolist()
+    last_tie = last_tie.tolist()
     chosen = [0]
-    last = x[0]
-    for i in range(1, len(x)):
-        if x[i] > last + delta:
-            chosen.append(i)
-            last = x[i]
-    if chosen[-1] != len(x) - 1:
-        chosen.append(len(x) - 1)
+    while last_tie[chosen[-1]] < n - 1:
+        chosen.append(step[chosen[-1]])
     return np.array(chosen)
+
+
+def _sorted_finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    order = np.argsort(x[ok], kind="stable")
+    return x[ok][order], y[ok][order]
 
 
 def lowess(y: np.ndarray, x: np.ndarray, frac: float = 2 / 3, it: int = 3, delta: float = 0.0) -> np.ndarray:
     """Smoothed values at the sorted ``x``; returns ``(x_sorted, y_smoothed)`` stacked as (n, 2)."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
+    x, y = _sorted_finite(x, y)
     n = len(x)
     if n < 2:
         return np.column_stack([x, y])
     k = min(n, max(2, int(frac * n + 1e-10)))
-    fit_idx = _fit_points(x, delta)
+    fit_idx = fit_points(x, delta)
     dist = np.abs(x[fit_idx, None] - x[None, :])  # (n_fit, n)
     h = np.partition(dist, k - 1, axis=1)[:, k - 1]
     h = np.where(h > 0, h, 1.0)
@@ -70,52 +78,84 @@ def lowess(y: np.ndarray, x: np.ndarray, frac: float = 2 / 3, it: int = 3, delta
 
 
 def lowess_many(
-    groups: list[tuple[np.ndarray, np.ndarray]], frac: float, it: int = 3, max_elements: int = 4_000_000
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    frac: float,
+    it: int = 3,
+    delta: float = 0.0,
+    max_elements: int = 4_000_000,
 ) -> list[np.ndarray]:
-    """:func:`lowess` of many small series at once (each ``(x, y)``); returns ``(n, 2)`` arrays.
+    """:func:`lowess` of many series at once (each ``(x, y)``, same ``delta``); returns ``(n, 2)`` arrays.
 
-    Every point is a regression point (statsmodels' ``delta`` shortcut, a speed-up that
-    interpolates between nearby points, is not applied). Series are batched by length.
+    Regressions only at each series' :func:`fit_points`, linear interpolation in between. Series are
+    batched by length so that a batch's (series, fit point, sample) arrays hold at most ``max_elements``.
     """
+    prepared = [_sorted_finite(x, y) for x, y in groups]
     results: list[np.ndarray | None] = [None] * len(groups)
-    sizes = np.array([len(x) for x, _ in groups])
-    order = np.argsort(sizes, kind="stable")
+    todo = []
+    for i, (x, y) in enumerate(prepared):
+        if len(x) < 2:
+            results[i] = np.column_stack([x, y])
+        else:
+            todo.append(i)
+    fits = {i: fit_points(prepared[i][0], delta) for i in todo}
+    size = [len(x) for x, _ in groups]  # padded width, non-finite samples included
+    rows = {i: size[i] if len(fits[i]) == len(prepared[i][0]) else len(fits[i]) for i in todo}  # as _lowess_batch
+    todo.sort(key=lambda i: size[i])
     start = 0
-    while start < len(order):
-        n = max(int(sizes[order[start]]), 1)
-        stop = start
-        while stop < len(order) and (stop - start + 1) * int(sizes[order[stop]]) ** 2 <= max_elements:
+    while start < len(todo):
+        stop, n_fit = start, 0
+        while stop < len(todo):
+            n_fit = max(n_fit, rows[todo[stop]])
+            if (stop - start + 1) * n_fit * size[todo[stop]] > max_elements:
+                break
             stop += 1
         stop = max(stop, start + 1)
-        batch = order[start:stop]
-        n = int(sizes[batch].max())
-        for i, res in zip(batch, _lowess_batch([groups[i] for i in batch], n, frac, it), strict=True):
+        batch = todo[start:stop]
+        width = max(size[i] for i in batch)
+        out = _lowess_batch([(*prepared[i], fits[i]) for i in batch], width, frac, it)
+        for i, res in zip(batch, out, strict=True):
             results[i] = res
         start = stop
     return results  # type: ignore[return-value]
 
 
-def _lowess_batch(groups: list[tuple[np.ndarray, np.ndarray]], n: int, frac: float, it: int) -> list[np.ndarray]:
-    b = len(groups)
+def _lowess_batch(
+    series: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, frac: float, it: int
+) -> list[np.ndarray]:
+    """Sorted finite ``(x, y, fit indices)`` series padded to (series, n samples) and (series, fit point)."""
+    b = len(series)
+    dense = all(len(f) == len(sx) for sx, _, f in series)  # every sample a fit point (delta = 0)
+    m = n if dense else max(len(f) for _, _, f in series)
     x = np.full((b, n), np.nan)
     y = np.full((b, n), np.nan)
-    for i, (gx, gy) in enumerate(groups):
-        gx, gy = np.asarray(gx, float), np.asarray(gy, float)
-        ok = np.isfinite(gx) & np.isfinite(gy)
-        o = np.argsort(gx[ok], kind="stable")
-        x[i, : ok.sum()] = gx[ok][o]
-        y[i, : ok.sum()] = gy[ok][o]
+    fit = np.zeros((b, m), int)
+    lo = np.zeros((b, n), int)  # fit points bracketing each sample, for the interpolation
+    hi = np.zeros((b, n), int)
+    for i, (sx, sy, f) in enumerate(series):
+        x[i, : len(sx)], y[i, : len(sx)] = sx, sy
+        fit[i, : len(f)], fit[i, len(f) :] = f, f[-1]
+        lo[i, : len(sx)] = np.searchsorted(sx[f], sx, side="right") - 1
+        hi[i, : len(sx)] = np.minimum(lo[i, : len(sx)] + 1, len(f) - 1)
     valid = np.isfinite(x)
     counts = valid.sum(axis=1)
     k = np.clip((frac * counts + 1e-10).astype(int), 2, np.maximum(counts, 2))
     xs = np.where(valid, x, 0.0)
     ys = np.where(valid, y, 0.0)
-    dist = np.abs(xs[:, :, None] - xs[:, None, :])  # (b, fit point, sample)
-    dist_sorted = np.sort(np.where(valid[:, None, :], dist, np.inf), axis=2)
-    h = np.take_along_axis(dist_sorted, (np.minimum(k, n) - 1)[:, None, None], axis=2)[:, :, 0]
+    xf = np.take_along_axis(xs, fit, axis=1)
+    dist = np.abs(xf[:, :, None] - xs[:, None, :])  # (b, fit point, sample)
+    kth = np.minimum(k, n) - 1
+    dist_part = np.partition(np.where(valid[:, None, :], dist, np.inf), np.unique(kth), axis=2)
+    h = np.take_along_axis(dist_part, kth[:, None, None], axis=2)[:, :, 0]
+    del dist_part
     h = np.where(np.isfinite(h) & (h > 0), h, 1.0)
     local = np.clip(dist / (h[:, :, None] * 1.0000001), 0, 1)
+    del dist
     tricube = np.where(valid[:, None, :], (1 - local**3) ** 3, 0.0)
+    del local
+    if not dense:
+        x_lo, x_hi = np.take_along_axis(xf, lo, axis=1), np.take_along_axis(xf, hi, axis=1)
+        offset = xs - x_lo
+        span = np.where(hi > lo, x_hi - x_lo, 1.0)
     robust = valid.astype(float)
     fitted = ys
     frozen = np.zeros((b, 1), bool)  # series whose residual median hit 0 keep their last fit
@@ -130,7 +170,11 @@ def _lowess_batch(groups: list[tuple[np.ndarray, np.ndarray]], n: int, frac: flo
         cov = (w * dx * (ys[:, None, :] - ym[:, :, None])).sum(axis=2)
         scale = np.abs(xs).max(axis=1, keepdims=True) ** 2
         slope = np.where(var > 1e-12 * scale * sw1, cov / np.where(var > 0, var, 1.0), 0.0)
-        fitted = np.where(frozen, fitted, ym + slope * (xs - xm))
+        at_fit = ym + slope * (xf - xm)
+        if not dense:  # as np.interp: slope of the segment times the offset from its left end
+            f_lo, f_hi = np.take_along_axis(at_fit, lo, axis=1), np.take_along_axis(at_fit, hi, axis=1)
+            at_fit = (f_hi - f_lo) / span * offset + f_lo
+        fitted = np.where(frozen, fitted, at_fit)
         if iteration == it:
             break
         resid = np.where(valid, ys - fitted, np.nan)

@@ -8,7 +8,7 @@ import pytest
 from include.lumi.expfit import fit_exp, fit_tau
 from include.lumi.luminosity import bunch_luminosity
 from include.lumi.sbmodel import BeamData, ModelSettings, run_model
-from include.lumi.smoothing import lowess, lowess_many
+from include.lumi.smoothing import fit_points, lowess, lowess_many
 
 GAMMA = 6927.64
 
@@ -52,6 +52,50 @@ def test_lowess_batched_equals_single() -> None:
     y[50] = 100  # outlier: robustness iterations remove its influence
     smooth = lowess(y, x, frac=0.3, it=10)[:, 1]
     assert abs(smooth[50] - 0.5 * x[50]) < 0.1
+
+
+def test_lowess_delta_zero_unchanged() -> None:
+    x = np.arange(1, 16) ** 1.5
+    y = np.sin(x / 8) + 0.01 * np.cos(7 * x)
+    y[6] += 1
+    pinned = [0.16954652920277, 0.342532590854242, 0.559205133409551, 0.799058941299843, 0.915299766074352]
+    pinned += [0.89444862489011, 0.601971384804214, 0.247315210235114, -0.203709463219908, -0.730241470563902]
+    pinned += [-0.569363900309372, -0.472678118084899, -0.398316787083255, 0.217573815971842, 0.845274111262934]
+    assert lowess_many([(x, y)], frac=0.4, it=10)[0][:, 1] == pytest.approx(pinned, abs=1e-13)  # before delta existed
+    assert lowess(y, x, frac=0.4, it=10, delta=0.0)[:, 1] == pytest.approx(pinned, abs=1e-13)
+    small = lowess_many([(x, y)], frac=0.4, it=10, delta=0.5 * np.diff(x).min())[0]  # no point within delta
+    assert np.array_equal(small, lowess_many([(x, y)], frac=0.4, it=10)[0])
+
+
+def test_lowess_batched_delta_equals_single() -> None:
+    rng = np.random.default_rng(5)
+    groups = []
+    for n in (3, 17, 60, 61, 250, 400, 401, 900):
+        x = rng.uniform(0, 5e4, n)
+        x[: n // 8] = np.round(x[: n // 8], -3)  # ties
+        y = 2 + x / 5e4 + rng.normal(0, 0.05, n)
+        y[rng.integers(0, n, max(1, n // 50))] += 3  # outliers: the robustness weights matter
+        if n > 100:
+            y[7] = np.nan
+        groups.append((x, y))
+    for delta in (300.0, 2000.0):
+        many = lowess_many(groups, frac=0.2, it=10, delta=delta, max_elements=300_000)
+        one_by_one = lowess_many(groups, frac=0.2, it=10, delta=delta, max_elements=1)
+        for (x, y), got, alone in zip(groups, many, one_by_one, strict=True):
+            single = lowess(y, x, frac=0.2, it=10, delta=delta)
+            assert got[:, 0] == pytest.approx(single[:, 0], abs=0)
+            assert got[:, 1] == pytest.approx(single[:, 1], abs=1e-10)
+            assert alone[:, 1] == pytest.approx(single[:, 1], abs=1e-10)
+        dense = lowess_many(groups, frac=0.2, it=10)
+        assert max(np.abs(a[:, 1] - b[:, 1]).max() for a, b in zip(many, dense, strict=True)) > 1e-6  # delta acts
+
+
+def test_lowess_fit_points() -> None:
+    assert fit_points(np.arange(10.0), 2.5).tolist() == [0, 2, 4, 6, 8, 9]  # last point within delta, then the end
+    assert fit_points(np.array([0, 0, 0, 1, 2, 2, 5.0]), 1.0).tolist() == [0, 3, 5, 6]  # ties share a fit
+    assert fit_points(np.arange(10.0), 0.0).tolist() == list(range(10))
+    x = np.sort(np.random.default_rng(2).uniform(0, 5e4, 5000))
+    assert 100 <= len(fit_points(x, 0.01 * (x[-1] - x[0]))) <= 110  # regressions at ~1 % steps, not 5000
 
 
 def _beam(nb: int = 3, steps: int = 13) -> BeamData:

@@ -37,6 +37,11 @@ PRODUCTS = Asset(name="lumi_followup_products", uri="file:///hep-productions/lum
 FILLS_ALIAS = AssetAlias("lumi_followup_fills")
 
 
+def _fills_label(unit: dict[str, Any]) -> str:
+    """What the grid shows for a mapped instance (``map_index_template``): its fills."""
+    return "fill " + ", ".join(str(f) for f in unit["fills"])
+
+
 @dag(
     dag_id="lumi_followup",
     schedule="0 7 * * *",
@@ -130,7 +135,7 @@ def lumi_followup() -> None:
             from include.lumi.orchestration import run_step
 
             context = get_current_context()
-            context["fills_label"] = "fill " + ", ".join(str(f) for f in unit["fills"])
+            context["fills_label"] = _fills_label(unit)
             outcome = run_step(unit, step, context["run_id"])
             message = " | ".join(outcome.messages)
             if outcome.state == "failed":
@@ -147,7 +152,7 @@ def lumi_followup() -> None:
         from include.settings import load_settings
 
         context = get_current_context()
-        context["fills_label"] = "fill " + ", ".join(str(f) for f in unit["fills"])
+        context["fills_label"] = _fills_label(unit)
         root = load_settings().output_root / "lumi_followup"
         for fill in unit["fills"]:
             fill_asset = Asset(name=f"lumi_followup_fill_{fill}", uri=f"file://{root}/fill_{fill}")

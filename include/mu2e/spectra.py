@@ -11,11 +11,18 @@ The DIO, RPC and IPA tables are external data files, versioned with the campaign
 
 The RMC closure-approximation shape is computed in code (:func:`rmc_fraction`).
 
-The files shipped in ``include/mu2e/data`` are **stand-ins** written by :func:`write_standin_tables`
-(``python -m include.mu2e.spectra --write DIR``): smooth monotone spectra pinned to the spec's
-check values, with the analytic end-point form (PRD 84, 013006) above 100 MeV for DIO. Replace
-them with the collaboration's tables (same layout) via the ``tables_dir`` option; the table
-sha256 values are recorded in every campaign config.
+The files shipped in ``include/mu2e/data`` are written by :func:`write_generated_tables`
+(``python -m include.mu2e.spectra --write DIR``):
+
+* RPC is the Bistirlich (1972) analytic fit Mu2e simulates, evaluated at the bin centres; it
+  reproduces the spec's four f_RPC check values to 5e-6 without being fitted to them.
+* DIO is a **generated stand-in** for the collaboration's radiative 2016 table: the leading-order
+  bulk of PRD 84, 013006 and, above 85 MeV, that paper's analytic end-point form times a radiative
+  factor of 0.92–0.99 pinned to the spec's check values, so the tail has the physical δ⁵…δ⁸ shape.
+* IPA is a **generated stand-in** (a simulation product): log-linear through the spec's two rows.
+
+Use the collaboration's tables (same layout) via the ``tables_dir`` option; the table sha256 values
+are recorded in every campaign config.
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ def _cached(path: str, rows: int, name: str, mtime_ns: int) -> Table:
 
 
 def load_table(tables_dir: str | Path | None, which: str) -> Table:
-    """Load ``dio``, ``rpc`` or ``ipa`` from ``tables_dir`` (default: the shipped stand-ins)."""
+    """Load ``dio``, ``rpc`` or ``ipa`` from ``tables_dir`` (default: the shipped generated tables)."""
     files = {"dio": (DIO_TABLE, DIO_ROWS), "rpc": (RPC_TABLE, RPC_ROWS), "ipa": (IPA_TABLE, IPA_ROWS)}
     filename, rows = files[which]
     path = Path(tables_dir or DEFAULT_TABLES_DIR) / filename
@@ -148,34 +155,48 @@ def table_hashes(tables_dir: str | Path | None = None) -> dict[str, str]:
     return {which: load_table(tables_dir, which).sha256 for which in ("dio", "rpc", "ipa")}
 
 
-# -- stand-in tables ---------------------------------------------------------------------------
+# -- generated tables --------------------------------------------------------------------------
 
-# Cumulative fraction above E (DIO) / above a bin centre (RPC) at the spec's check points; the
-# bulk points only shape the stand-in and are not physics inputs.
-_DIO_KNOTS = (
+# DIO bulk: fraction of the spectrum above E (points E_i >= E). Below 57 MeV these are the cumulative
+# fractions of the leading-order Al spectrum of Czarnecki, Garcia i Tormo and Marciano (PRD 84,
+# 013006); from 57 to 70 MeV the same times 0.96, the radiative reduction the spec's 75 MeV check
+# value implies; 75, 90, 95 and 100 MeV are the spec's check values (§4).
+_DIO_BULK_KNOTS = (
     (1.00, 1.0),
-    (30.0, 0.78),
-    (45.0, 0.33),
-    (52.0, 0.04),
-    (55.0, 3.0e-3),
-    (60.0, 1.2e-4),
+    (10.0, 0.9749),
+    (20.0, 0.8890),
+    (30.0, 0.7070),
+    (40.0, 0.4251),
+    (45.0, 0.2558),
+    (50.0, 0.08724),
+    (52.0, 0.03798),
+    (55.0, 6.299e-3),
+    (57.0, 1.643e-3),
+    (60.0, 2.774e-4),
+    (65.0, 2.366e-5),
+    (70.0, 2.917e-6),
     (75.0, 4.188e-7),
-    (90.0, 7.30e-10),
-    (95.0, 3.637e-11),
-    (100.0, 3.36e-13),
+    (80.0, 6.04e-8),
+    (85.0, 7.70e-9),
 )
-_RPC_KNOTS = (
-    (0.05, 1.0),
-    (50.05, 0.98884),
-    (60.05, 0.97619),
-    (70.05, 0.95082),
-    (80.05, 0.90214),
-    (100.05, 0.62),
-    (110.05, 0.38),
-    (120.05, 0.16),
-    (130.05, 0.03),
-    (139.95, 2.0e-4),
-)
+_DIO_TAIL_FROM_MEV = 85.0
+_DIO_TAIL_CHECKS = ((90.0, 7.30e-10), (95.0, 3.637e-11), (100.0, 3.36e-13))
+
+ENDPOINT_COEFFICIENTS = (8.64340e-17, 1.16874e-17, -1.87828e-19, 9.16327e-20)
+"""(a5, a6, a7, a8) of the analytic Al DIO end-point form w = Σ a_k δ^k (PRD 84, 013006; spec §4)."""
+
+BISTIRLICH_FIT = {
+    "emax": 134.530,
+    "alpha": 1.29931,
+    "gamma": 0.928705,
+    "tau": 9.39676,
+    "c0": 4.77611e-2,
+    "c1": -3.26349e-4,
+}
+"""Analytic fit to the radiative pion capture photon spectrum measured on Mg (J. A. Bistirlich et al.,
+Phys. Rev. C 5, 1867 (1972)), the RPC photon shape Mu2e simulates:
+w(E) = (E_max − E)^α · exp(−(E_max − γE)/τ) · (c0 + c1·E) for E < E_max (MeV), 0 above."""
+
 _IPA_POINTS = ((50.0 + 50.0 / 99.0, 0.0652), (50.0 + 40 * 50.0 / 99.0, 2.538e-6))
 
 
@@ -183,33 +204,65 @@ def _dio_delta(energy: np.ndarray) -> np.ndarray:
     return MUON_ENERGY_AL_MEV - energy - energy**2 / (2 * AL_NUCLEUS_MASS_MEV)
 
 
-def standin_dio() -> tuple[np.ndarray, np.ndarray]:
-    """Stand-in Al DIO table: weights from a monotone cumulative through the check points."""
+def dio_endpoint_weight(energy: np.ndarray) -> np.ndarray:
+    """Leading-order Al DIO spectrum near the end point (PRD 84, 013006), per MeV per free decay."""
+    delta = np.clip(_dio_delta(np.asarray(energy, dtype=float)), 0.0, None)
+    return sum(a * delta ** (5 + k) for k, a in enumerate(ENDPOINT_COEFFICIENTS))
+
+
+def dio_endpoint_fraction_above(energy: np.ndarray) -> np.ndarray:
+    """∫_E^end of :func:`dio_endpoint_weight` dE, by Gauss–Legendre on [E, end point]."""
+    energy = np.atleast_1d(np.asarray(energy, dtype=float))
+    end = AL_NUCLEUS_MASS_MEV * (math.sqrt(1 + 2 * MUON_ENERGY_AL_MEV / AL_NUCLEUS_MASS_MEV) - 1)  # δ(end) = 0
+    nodes, weights = np.polynomial.legendre.leggauss(32)
+    half = (end - np.minimum(energy, end)) / 2
+    points = ((end + np.minimum(energy, end)) / 2)[:, None] + np.outer(half, nodes)
+    return (dio_endpoint_weight(points) * weights).sum(axis=1) * half
+
+
+def generated_dio() -> tuple[np.ndarray, np.ndarray]:
+    """Al DIO table on 1.00–104.97 MeV in 0.01 MeV: weights as differences of the fraction above E.
+
+    Bulk (E < 85 MeV): log-monotone interpolation through :data:`_DIO_BULK_KNOTS`. Tail: the analytic
+    end-point form times a radiative factor r(E) interpolated (log-monotone) through the spec's
+    85–100 MeV values and constant above 100 MeV, so the tail has the end-point shape (δ⁵…δ⁸) and r
+    stays within a few per cent of 0.93.
+    """
     from scipy.interpolate import PchipInterpolator
 
     energy = (100 + np.arange(DIO_ROWS)) / 100.0
-    kx, ky = np.array(_DIO_KNOTS).T
-    log_cum = PchipInterpolator(kx, np.log(ky))
     edges = np.append(energy, energy[-1] + DIO_STEP)
-    cum = np.where(edges <= 100.0, np.exp(log_cum(np.minimum(edges, 100.0))), 0.0)
-    tail = edges > 100.0
-    cum[tail] = 3.36e-13 * (_dio_delta(edges[tail]).clip(min=0) / _dio_delta(np.array(100.0))) ** 6
+    kx, ky = np.array(_DIO_BULK_KNOTS).T
+    bulk = PchipInterpolator(kx, np.log(ky))
+    tail_points = ((_DIO_TAIL_FROM_MEV, _DIO_BULK_KNOTS[-1][1]), *_DIO_TAIL_CHECKS)
+    tx, ty = np.array(tail_points).T
+    log_ratio = PchipInterpolator(tx, np.log(ty / dio_endpoint_fraction_above(tx)))
+    tail = edges >= _DIO_TAIL_FROM_MEV
+    cum = np.empty_like(edges)
+    cum[~tail] = np.exp(bulk(edges[~tail]))
+    ratio = np.exp(log_ratio(np.minimum(edges[tail], tx[-1])))
+    cum[tail] = ratio * dio_endpoint_fraction_above(edges[tail])
     cum[-1] = 0.0
     return energy, cum[:-1] - cum[1:]
 
 
-def standin_rpc() -> tuple[np.ndarray, np.ndarray]:
-    """Stand-in RPC photon table on 0.1 MeV bin centres."""
-    from scipy.interpolate import PchipInterpolator
+def bistirlich_rpc_weight(energy: np.ndarray) -> np.ndarray:
+    """RPC photon spectrum shape :data:`BISTIRLICH_FIT` at ``energy`` (MeV); 0 at and above E_max."""
+    f = BISTIRLICH_FIT
+    energy = np.asarray(energy, dtype=float)
+    below = np.clip(f["emax"] - energy, 0.0, None)
+    shape = below ** f["alpha"] * np.exp(-(f["emax"] - f["gamma"] * energy) / f["tau"]) * (f["c0"] + f["c1"] * energy)
+    return np.where(energy < f["emax"], shape, 0.0)
 
+
+def generated_rpc() -> tuple[np.ndarray, np.ndarray]:
+    """RPC photon table: :func:`bistirlich_rpc_weight` at the 0.1 MeV bin centres 0.05–139.95 MeV."""
     centres = (1 + 2 * np.arange(RPC_ROWS)) * RPC_STEP / 2
-    kx, ky = np.array(_RPC_KNOTS).T
-    cum = np.append(PchipInterpolator(kx, ky)(centres), 0.0)
-    return centres, cum[:-1] - cum[1:]
+    return centres, bistirlich_rpc_weight(centres)
 
 
-def standin_ipa() -> tuple[np.ndarray, np.ndarray]:
-    """Stand-in IPA Michel efficiency: log-linear through the spec's two check rows."""
+def generated_ipa() -> tuple[np.ndarray, np.ndarray]:
+    """IPA Michel efficiency: log-linear through the spec's two check rows (a simulation product)."""
     thresholds = np.linspace(IPA_LOW, IPA_HIGH, IPA_ROWS)
     (x0, y0), (x1, y1) = _IPA_POINTS
     slope = math.log(y1 / y0) / (x1 - x0)
@@ -222,28 +275,27 @@ def _write_table(path: Path, header: str, x: np.ndarray, y: np.ndarray, xfmt: st
     return atomic.write_text(path, "\n".join(lines) + "\n")
 
 
-def write_standin_tables(target: str | Path) -> list[Path]:
-    """Write the three stand-in tables into ``target``; deterministic bytes."""
+def write_generated_tables(target: str | Path) -> list[Path]:
+    """Write the three generated tables into ``target``; deterministic bytes."""
     target = Path(target)
-    note = "STAND-IN table generated by include.mu2e.spectra (replace with the collaboration table)"
+    made = "generated by include.mu2e.spectra"
+    dio = f"STAND-IN {made} (replace with the collaboration's 2016 table)\nAl DIO spectrum: E [MeV], weight"
+    rpc = f"{made} from the Bistirlich (1972) fit\nRPC photon spectrum: bin centre [MeV], weight"
+    ipa = f"STAND-IN {made} (replace with the collaboration's table)\nIPA Michel: threshold [MeV], efficiency"
     return [
-        _write_table(target / DIO_TABLE, f"{note}\nAl DIO spectrum: E [MeV], weight", *standin_dio(), ".2f"),
-        _write_table(
-            target / RPC_TABLE, f"{note}\nRPC photon spectrum: bin centre [MeV], weight", *standin_rpc(), ".2f"
-        ),
-        _write_table(
-            target / IPA_TABLE, f"{note}\nIPA Michel: threshold [MeV], integrated efficiency", *standin_ipa(), ".6f"
-        ),
+        _write_table(target / DIO_TABLE, dio, *generated_dio(), ".2f"),
+        _write_table(target / RPC_TABLE, rpc, *generated_rpc(), ".2f"),
+        _write_table(target / IPA_TABLE, ipa, *generated_ipa(), ".6f"),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.mu2e.spectra", description="Spectrum fractions.")
-    parser.add_argument("--write", type=Path, help="write the stand-in tables into this folder")
+    parser.add_argument("--write", type=Path, help="write the generated tables into this folder")
     parser.add_argument("--tables-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.write:
-        for path in write_standin_tables(args.write):
+        for path in write_generated_tables(args.write):
             print(path)
         return 0
     for emin in (75, 90, 95, 100):

@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from include.core.errors import ConfigError, InputFileError, ParamError
@@ -118,10 +119,33 @@ def test_missing_table_is_an_error(tmp_path):
         spectra.dio_fraction(95, tmp_path)
 
 
-def test_shipped_tables_are_the_standins(tmp_path):
-    written = spectra.write_standin_tables(tmp_path)
+def test_shipped_tables_are_the_generated_ones(tmp_path):
+    written = spectra.write_generated_tables(tmp_path)
     for path in written:
         assert path.read_bytes() == (spectra.DEFAULT_TABLES_DIR / path.name).read_bytes()
+
+
+def test_rpc_table_is_the_bistirlich_fit_at_bin_centres():
+    table = spectra.load_table(None, "rpc")
+    assert table.x[0] == pytest.approx(0.05) and table.x[-1] == pytest.approx(139.95)
+    np.testing.assert_allclose(table.y, spectra.bistirlich_rpc_weight(table.x), rtol=1e-9, atol=0)
+    assert table.y[table.x > spectra.BISTIRLICH_FIT["emax"]].sum() == 0.0
+    peak = table.x[np.argmax(table.y)]
+    assert 100.0 < peak < 125.0  # RPC photons peak near 110 MeV, below the ~134 MeV edge
+
+
+def test_dio_bulk_peaks_below_the_michel_edge():
+    table = spectra.load_table(None, "dio")
+    assert len(table.x) == spectra.DIO_ROWS
+    np.testing.assert_allclose(np.diff(table.x), 0.01, atol=1e-9)
+    assert 44.0 < table.x[np.argmax(table.y)] < 52.8  # smeared Michel peak of a bound muon
+
+
+@pytest.mark.parametrize("emin", np.arange(88.0, 104.9, 0.5))
+def test_dio_tail_has_the_end_point_shape(emin):
+    """Between and beyond the check values the tail follows PRD 84's δ⁵…δ⁸ form, a few % below it."""
+    ratio = spectra.dio_fraction(emin) / spectra.dio_endpoint_fraction_above(emin)[0]
+    assert 0.92 < ratio < 0.94
 
 
 def test_ipa_decay_fraction_from_ch_mix():

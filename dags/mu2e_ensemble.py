@@ -152,6 +152,15 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
             title="Seed base",
             description="Base of every seed; job seeds are derived from (tag, stage, job index, base).",
         ),
+        "conditions": Param(
+            "spec-example",
+            type="string",
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+            title="Conditions set",
+            description="Pinned SimEfficiencies2 rows (stops per POT, pion efficiencies) to normalise with; the "
+            "mu2e_conditions DAG queries the conditions DB and pins a new set. spec-example: the spec's example "
+            "values (IPAStopsCat there is a placeholder).",
+        ),
         "data_dir": Param(
             "mu2e",
             type="string",

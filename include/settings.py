@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HEP_APPTAINER_BIN", "", "apptainer executable; empty = `apptainer` on PATH, else `singularity`."),
     Setting("HEP_JOB_PYTHON", "", "Python that runs `include` code in HTCondor jobs; empty = this interpreter."),
     Setting("HEP_FILLDB_URL", "", "SQLAlchemy URL of the Massi fill database; empty = SQLite in the data root."),
+    Setting("HEP_MU2E_DBTOOL", "", "Mu2e conditions `dbTool` executable; empty = `dbTool` on PATH."),
 )
 
 
@@ -71,6 +72,7 @@ class Settings:
     condor_schedd: str = ""
     apptainer_bin: str = ""
     job_python: str = ""
+    mu2e_dbtool: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -151,4 +153,5 @@ def load_settings(
         condor_schedd=value("HEP_CONDOR_SCHEDD"),
         apptainer_bin=value("HEP_APPTAINER_BIN"),
         job_python=value("HEP_JOB_PYTHON"),
+        mu2e_dbtool=value("HEP_MU2E_DBTOOL"),
     )

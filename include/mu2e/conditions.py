@@ -1,25 +1,37 @@
 """Stopped-particle rates from the conditions table ``SimEfficiencies2`` (spec §3).
 
-The rows (``tag,numerator,denominator,eff``) are queried once per campaign in a separate task and
-pinned in versioned config (``config/conditions.yaml``), so the normalisation never needs the
-database. Every tag is required: a missing or misspelt tag fails loudly (the legacy code read
-``PiSelectedLifeimeWeight_sampler`` and silently got zero RPC yields).
+The rows (``tag,numerator,denominator,eff``) are queried once per campaign in a separate, logged
+task (:func:`query_rows`, the ``mu2e_conditions`` DAG runs ``dbTool print-run``) and pinned in
+versioned config, so the normalisation never needs the database. Sets are looked up in the site
+file ``<data root>/mu2e/conditions.yaml`` (where :func:`pin` adds them) and then in the shipped
+``config/conditions.yaml``; a key is never redefined. Every tag is required: a missing or misspelt
+tag fails loudly (the legacy code read ``PiSelectedLifeimeWeight_sampler`` and silently got zero
+RPC yields).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from include.core.errors import ConfigError, InputFileError, ParamError
+from include.core.errors import ConfigError, InputFileError, ParamError, ProductionError
 from include.mu2e.constants import PhysicsConstants
 
 CONFIG_FILE = Path(__file__).resolve().parent / "config" / "conditions.yaml"
+"""The shipped, read-only sets (the spec's example values)."""
+TABLE = "SimEfficiencies2"
+PURPOSES = ("Sim_best", "MDC2020_best")
+"""Query purposes the spec names: ``Sim_best`` (default, run 1430) and ``MDC2020_best`` (Oct-2024, run 1200)."""
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""A conditions-DB name or pinned-set key: letters, digits, ".", "-", "_"; at most 64 characters."""
+_NAME = re.compile(NAME_PATTERN)
 REQUIRED_TAGS = (
     "MuBeamCat",
     "MuminusStopsCat",
@@ -100,19 +112,111 @@ def rows_from_csv(text: str, source: str = "csv") -> dict[str, Row]:
     return rows
 
 
-def pinned(key: str, config_file: str | Path = CONFIG_FILE) -> tuple[dict[str, Row], dict[str, Any]]:
-    """The pinned rows of conditions set ``key`` and its description (purpose, version, run)."""
-    path = Path(config_file)
+def site_config_file(data_root: str | Path | None = None) -> Path:
+    """``<data root>/mu2e/conditions.yaml``: the sets pinned at this site."""
+    if data_root is None:
+        from include.settings import load_settings
+
+        data_root = load_settings().data_root
+    return Path(data_root) / "mu2e" / "conditions.yaml"
+
+
+def _read_sets(path: Path) -> dict[str, Any]:
     try:
         sets = yaml.safe_load(path.read_text())["sets"]
     except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
         raise InputFileError(path, f"unreadable conditions config: {exc}") from exc
-    if key not in sets:
-        raise ParamError("conditions", f"{key!r} is not a pinned conditions set; known: {', '.join(sets)}")
-    entry = sets[key]
+    if not isinstance(sets, dict):
+        raise InputFileError(path, "'sets' must be a mapping of key -> set")
+    return sets
+
+
+def _config_files(config_file: str | Path | None) -> list[Path]:
+    if config_file is not None:
+        return [Path(config_file)]
+    site = site_config_file()
+    return [site, CONFIG_FILE] if site.exists() else [CONFIG_FILE]
+
+
+def known_sets(config_file: str | Path | None = None) -> dict[str, Path]:
+    """Every pinned key and the file that holds it (site file first, then the shipped one)."""
+    found: dict[str, Path] = {}
+    for path in _config_files(config_file):
+        for key in _read_sets(path):
+            found.setdefault(key, path)
+    return found
+
+
+def pinned(key: str, config_file: str | Path | None = None) -> tuple[dict[str, Row], dict[str, Any]]:
+    """The pinned rows of conditions set ``key`` and its description (purpose, version, run)."""
+    where = known_sets(config_file)
+    if key not in where:
+        raise ParamError("conditions", f"{key!r} is not a pinned conditions set; known: {', '.join(where)}")
+    entry = _read_sets(where[key])[key]
     rows = {tag: Row(*map(float, values)) for tag, values in entry["rows"].items()}
     meta = {k: v for k, v in entry.items() if k != "rows"}
     return rows, meta
+
+
+class QueryError(ProductionError):
+    """The conditions query failed or timed out (retryable: the database may be back later)."""
+
+
+def new_key(key: str, config_file: str | Path | None = None) -> str:
+    """``key`` if it is a plain name not pinned yet, else raise (pinned sets are never redefined)."""
+    if not isinstance(key, str) or not _NAME.match(key):
+        raise ParamError("key", f"{key!r} is not a plain name (letters, digits, '.', '-', '_')")
+    taken = known_sets(config_file)
+    if key in taken:
+        raise ConfigError(f"conditions set {key!r} is already pinned in {taken[key]}; choose a new key")
+    return key
+
+
+def query_command(purpose: str, version: str, run: int, dbtool: str = "dbTool") -> list[str]:
+    """argv of the legacy query: ``dbTool print-run --purpose P --version V --run R --table SimEfficiencies2
+    --content``; every value is checked, nothing goes through a shell."""
+    for param, value in (("purpose", purpose), ("version", version)):
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise ParamError(param, f"{value!r} is not a conditions-DB name (letters, digits, '.', '-', '_')")
+    if isinstance(run, bool) or not isinstance(run, int) or run < 1:
+        raise ParamError("run", f"{run!r} must be a positive run number")
+    selection = ["--purpose", purpose, "--version", version, "--run", str(run)]
+    return [dbtool, "print-run", *selection, "--table", TABLE, "--content"]
+
+
+def rows_from_dbtool(text: str, source: str = "dbTool") -> dict[str, Row]:
+    """Rows of ``dbTool print-run --content`` output: ``TABLE`` and ``#`` lines are skipped."""
+    body = "\n".join(line for line in text.splitlines() if not line.strip().upper().startswith("TABLE"))
+    rows = rows_from_csv(body, source)
+    if not rows:
+        raise InputFileError(source, f"no {TABLE} rows in the query result")
+    return rows
+
+
+def query_rows(
+    purpose: str, version: str, run: int, *, dbtool: str | None = None, timeout_s: float = 300.0
+) -> tuple[dict[str, Row], str, list[str]]:
+    """Run the conditions query; return the rows, the raw output and the command.
+
+    ``dbtool`` defaults to the ``HEP_MU2E_DBTOOL`` setting, else ``dbTool`` on PATH. A missing
+    executable is a :class:`ConfigError`; a failing or timed-out query a :class:`QueryError` with the
+    command's own message; output without rows an :class:`InputFileError`.
+    """
+    if dbtool is None:
+        from include.settings import load_settings
+
+        dbtool = load_settings(airflow_variables=True).mu2e_dbtool or "dbTool"
+    argv = query_command(purpose, version, run, dbtool)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{dbtool!r} not found: set HEP_MU2E_DBTOOL or run in a Mu2e environment") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise QueryError(f"conditions query timed out after {timeout_s:g} s: {' '.join(argv)}") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise QueryError(f"conditions query failed (exit {done.returncode}): {' '.join(argv)}: {' | '.join(tail)}")
+    return rows_from_dbtool(done.stdout, " ".join(argv)), done.stdout, argv
 
 
 def pin(
@@ -123,32 +227,39 @@ def pin(
     version: str,
     run: int,
     description: str = "",
-    config_file: str | Path = CONFIG_FILE,
+    config_file: str | Path | None = None,
 ) -> Path:
-    """Add conditions set ``key`` (the rows of one DB query) to the versioned config; never overwrite.
+    """Add conditions set ``key`` (the rows of one DB query) to the site config; never overwrite.
 
-    All :data:`REQUIRED_TAGS` must be present, so a misspelt DB tag is caught when pinning.
+    All :data:`REQUIRED_TAGS` must be present, so a misspelt DB tag is caught when pinning. The
+    file is rewritten atomically under a lock; a key already pinned anywhere is refused.
     """
+    import fcntl
+
+    from include.core import atomic
+
     missing = [tag for tag in REQUIRED_TAGS if tag not in rows]
     if missing:
         raise ConfigError(f"cannot pin {key!r}: tags missing from the query result: {', '.join(missing)}")
-    path = Path(config_file)
-    config = yaml.safe_load(path.read_text()) if path.exists() else {"sets": {}}
-    if key in config["sets"]:
-        raise ConfigError(f"conditions set {key!r} is already pinned in {path}; choose a new key")
-    config["sets"][key] = {
-        "description": description or f"SimEfficiencies2 {purpose} {version} run {run}",
-        "purpose": purpose,
-        "version": version,
-        "run": int(run),
-        "rows": {tag: [r.numerator, r.denominator, r.eff] for tag, r in rows.items()},
-    }
-    from include.core import atomic
-
-    header = (
-        "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#")) if path.exists() else ""
-    )
-    return atomic.write_text(path, header + yaml.safe_dump(config, sort_keys=False))
+    path = Path(config_file) if config_file is not None else site_config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        new_key(key, config_file)
+        config = yaml.safe_load(path.read_text()) if path.exists() else {"sets": {}}
+        config["sets"][key] = {
+            "description": description or f"{TABLE} {purpose} {version} run {run}",
+            "purpose": purpose,
+            "version": version,
+            "run": int(run),
+            "rows": {tag: [r.numerator, r.denominator, r.eff] for tag, r in rows.items()},
+        }
+        header = (
+            "".join(f"{line}\n" for line in path.read_text().splitlines() if line.startswith("#"))
+            if (path.exists())
+            else f"# Pinned {TABLE} rows per conditions set: tag: [numerator, denominator, eff] (spec §3).\n"
+        )
+        return atomic.write_text(path, header + yaml.safe_dump(config, sort_keys=False))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,19 +267,23 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     parser = argparse.ArgumentParser(
-        prog="python -m include.mu2e.conditions", description="Pin a SimEfficiencies2 query result (CSV dump)."
+        prog="python -m include.mu2e.conditions",
+        description="Pin SimEfficiencies2 rows: from a CSV dump, or by running the dbTool query (no CSV).",
     )
-    parser.add_argument("csv", type=Path, help="tag,numerator,denominator,eff rows of one query")
+    parser.add_argument("csv", type=Path, nargs="?", help="tag,numerator,denominator,eff rows of one query")
     parser.add_argument("--key", required=True)
-    parser.add_argument("--purpose", default="Sim_best")
+    parser.add_argument("--purpose", default="Sim_best", choices=PURPOSES)
     parser.add_argument("--version", default="v1_1")
     parser.add_argument("--run", type=int, default=1430)
-    parser.add_argument("--config", type=Path, default=CONFIG_FILE)
+    parser.add_argument("--config", type=Path, default=None, help="default: <data root>/mu2e/conditions.yaml")
     args = parser.parse_args(argv)
     try:
-        rows = rows_from_csv(args.csv.read_text(), str(args.csv))
+        if args.csv is None:
+            rows, _, _ = query_rows(args.purpose, args.version, args.run)
+        else:
+            rows = rows_from_csv(args.csv.read_text(), str(args.csv))
         path = pin(rows, args.key, purpose=args.purpose, version=args.version, run=args.run, config_file=args.config)
-    except (OSError, ConfigError, InputFileError) as exc:
+    except (OSError, ProductionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rates = stop_rates(rows)

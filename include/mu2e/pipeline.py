@@ -25,6 +25,7 @@ from include.mu2e import art_jobs as art_job_defs
 from include.mu2e import ledger
 from include.mu2e.art_jobs import art_jobs, run_art
 from include.mu2e.campaign import CampaignSpec, build_campaign, legacy_text, oct2024_text
+from include.mu2e.conditions import pinned
 from include.mu2e.mixing import FORMATS, build_plan, mix_job
 from include.mu2e.naming import check_tag, parse_livetime
 from include.mu2e.normalizations import Normalization, NormParams
@@ -69,6 +70,7 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
         tmin=float(conf.get("tmin", 350.0)),
         conditions=safe_name(conf.get("conditions", "spec-example"), "conditions"),
     )
+    pinned(norm.conditions)  # an unknown set fails here, listing the pinned ones
     spec = CampaignSpec(
         tag=tag,
         processes=tuple(conf.get("processes") or CampaignSpec.processes),

@@ -24,6 +24,7 @@ KNOWN_DAG_IDS = {
     "massi_watch",
     "ldmx_darkbrem_signal",
     "mu2e_ensemble",
+    "mu2e_conditions",
     "ecal_windows_dataset",
     "egamma_tnp",
 }

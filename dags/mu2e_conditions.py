@@ -1,0 +1,120 @@
+"""Mu2e conditions: query SimEfficiencies2 with dbTool and pin the rows for ensemble campaigns.
+
+query (logged: the command and every row) -> pin (site config, never overwritten) -> stop rates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from include.core import dagkit
+
+DAG_ID = "mu2e_conditions"
+# Literal copies (parsing imports nothing heavy); tests/dags/test_mu2e_conditions.py checks they agree
+# with include.mu2e.conditions.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+PURPOSES = ["Sim_best", "MDC2020_best"]
+
+DOC = """
+### Mu2e conditions: pin a SimEfficiencies2 query
+
+Ensemble normalisations need the stopped-particle rates of the conditions table `SimEfficiencies2`
+(muon and pion stops per POT, the pion filter and survival weights). This DAG runs the query once,
+in its own logged task, and pins the rows under a **key** in the site's versioned config
+`<data root>/mu2e/conditions.yaml`; `mu2e_ensemble` then names that key in its `conditions` field,
+so no campaign ever needs the database while it runs.
+
+- **query** runs `dbTool print-run --purpose <purpose> --version <version> --run <run> --table
+  SimEfficiencies2 --content` (the executable is the `HEP_MU2E_DBTOOL` setting, else `dbTool` on
+  PATH), logs the command and every row, and keeps the raw output in
+  `<output root>/mu2e_conditions/<key>/SimEfficiencies2.csv`.
+- **pin** adds the set. Every tag the normalisation uses must be present (a misspelt or missing tag
+  fails here, not as a silent zero yield later), and an existing key is never overwritten: choose a
+  new key for a new query. It returns the stop rates the set gives.
+
+Defaults: purpose `Sim_best`, version `v1_1`, run 1430 (the Oct-2024 option is `MDC2020_best`,
+`v1_1`, run 1200).
+"""
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["mu2e", "conditions", "ensemble"],
+    doc_md=DOC,
+    default_args=dagkit.default_args(retries=2),
+    params={
+        "key": Param(
+            type="string",
+            pattern=NAME_PATTERN,
+            title="Key of the pinned set",
+            description="Name ensembles use in their `conditions` field, e.g. MDC2025-Sim_best-1430. Never reused.",
+        ),
+        "purpose": Param(
+            "Sim_best",
+            type="string",
+            enum=PURPOSES,
+            title="Query purpose",
+            description="Conditions purpose: Sim_best (current) or MDC2020_best (Oct-2024 campaigns, run 1200).",
+        ),
+        "version": Param(
+            "v1_1", type="string", pattern=NAME_PATTERN, title="Query version", description="Purpose version."
+        ),
+        "run": Param(
+            1430, type="integer", minimum=1, title="Run number", description="Run whose conditions are queried."
+        ),
+        "description": Param(
+            "", type="string", maxLength=200, title="Description", description="Free text kept with the set."
+        ),
+    },
+)
+def mu2e_conditions() -> None:
+    @task
+    def query() -> str:
+        """Run the conditions query; log the command and the rows; keep the raw output."""
+        from pathlib import Path
+
+        from include.core import atomic
+        from include.mu2e import conditions
+        from include.settings import load_settings
+
+        params = get_current_context()["params"]
+        with dagkit.permanent_errors():
+            key = conditions.new_key(params["key"])
+            rows, raw, argv = conditions.query_rows(params["purpose"], params["version"], int(params["run"]))
+        print("query:", " ".join(argv))
+        for tag, row in rows.items():
+            print(f"  {tag},{row.numerator:g},{row.denominator:g},{row.eff:.10g}")
+        target = load_settings(airflow_variables=True).production_output(DAG_ID) / key / f"{conditions.TABLE}.csv"
+        return str(atomic.write_text(Path(target), raw))
+
+    @task
+    def pin(raw_path: str) -> dict[str, Any]:
+        """Pin the queried rows under the key; return the stop rates they give."""
+        from pathlib import Path
+
+        from include.mu2e import conditions
+
+        params = get_current_context()["params"]
+        with dagkit.permanent_errors():
+            rows = conditions.rows_from_dbtool(Path(raw_path).read_text(), raw_path)
+            path = conditions.pin(
+                rows,
+                params["key"],
+                purpose=params["purpose"],
+                version=params["version"],
+                run=int(params["run"]),
+                description=params["description"],
+            )
+            rates = conditions.stop_rates(rows, source=f"{params['key']}: {params['purpose']} run {params['run']}")
+        print(f"pinned {params['key']!r} in {path}")
+        return {"key": params["key"], "config": str(path), **rates.to_dict()}
+
+    pin(query())
+
+
+mu2e_conditions()

@@ -1,0 +1,108 @@
+"""Conditions query (dbTool, a stand-in for the unreachable Fermilab database) and pinning."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mu2e_dbtool import ROWS, calls, write_dbtool
+
+from include.core.errors import ConfigError, InputFileError, ParamError
+from include.mu2e import conditions
+from include.mu2e.normalizations import Normalization, NormParams
+
+
+def test_query_command_is_the_legacy_argv():
+    assert conditions.query_command("MDC2020_best", "v1_1", 1200) == [
+        "dbTool",
+        "print-run",
+        "--purpose",
+        "MDC2020_best",
+        "--version",
+        "v1_1",
+        "--run",
+        "1200",
+        "--table",
+        "SimEfficiencies2",
+        "--content",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "version", "run", "param"),
+    [
+        ("Sim_best; rm -rf ~", "v1_1", 1430, "purpose"),
+        ("Sim_best", "$(id)", 1430, "version"),
+        ("Sim_best", "v1", 0, "run"),
+    ],
+)
+def test_query_command_rejects_bad_values(purpose, version, run, param):
+    with pytest.raises(ParamError, match=f"'{param}'"):
+        conditions.query_command(purpose, version, run)
+
+
+def test_query_runs_dbtool_and_parses_its_rows(tmp_path: Path):
+    tool = write_dbtool(tmp_path / "bin")
+    rows, raw, argv = conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(tool))
+    assert raw.startswith("TABLE SimEfficiencies2\n")
+    assert {tag: (r.numerator, r.denominator, r.eff) for tag, r in rows.items()} == {
+        tag: tuple(map(float, values)) for tag, values in ROWS.items()
+    }
+    assert calls(tmp_path / "bin") == [argv[1:]]
+    rates = conditions.stop_rates(rows)
+    assert rates.target_mu_stops_per_pot == pytest.approx(0.00432 * 3.6111e-4 * 1000)
+    assert rates.ipa_mu_stops_per_pot == pytest.approx(0.00432 * 2.05e-5)
+
+
+def test_failed_query_says_why_and_missing_tool_is_a_config_error(tmp_path: Path):
+    tool = write_dbtool(tmp_path / "bin", exit_code=3)
+    with pytest.raises(conditions.QueryError, match=r"exit 3.*connection refused"):
+        conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(tool))
+    with pytest.raises(ConfigError, match="HEP_MU2E_DBTOOL"):
+        conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(tmp_path / "nowhere" / "dbTool"))
+    empty = write_dbtool(tmp_path / "empty", rows={})
+    with pytest.raises(InputFileError, match="no SimEfficiencies2 rows"):
+        conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(empty))
+
+
+def test_pinned_sets_live_in_the_site_file_first(roots: tuple[Path, Path], tmp_path: Path):
+    rows, _, _ = conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(write_dbtool(tmp_path / "bin")))
+    path = conditions.pin(rows, "MDC2025-1430", purpose="Sim_best", version="v1_1", run=1430)
+    assert path == roots[0] / "mu2e" / "conditions.yaml"
+    assert conditions.known_sets() == {"MDC2025-1430": path, "spec-example": conditions.CONFIG_FILE}
+    again, meta = conditions.pinned("MDC2025-1430")
+    assert again == rows and (meta["purpose"], meta["run"]) == ("Sim_best", 1430)
+    norm = Normalization(NormParams(livetime_s=3600, conditions="MDC2025-1430"))
+    assert norm.rates.ipa_mu_stops_per_pot == pytest.approx(0.00432 * 2.05e-5)
+    assert norm.yield_of("IPAMichel").mean > 0
+    before = path.read_bytes()
+    for key in ("MDC2025-1430", "spec-example"):  # neither a site nor a shipped key is ever redefined
+        with pytest.raises(ConfigError, match="already pinned"):
+            conditions.pin(rows, key, purpose="Sim_best", version="v1_1", run=1430)
+    with pytest.raises(ParamError, match="'key'"):
+        conditions.pin(rows, "../x", purpose="Sim_best", version="v1_1", run=1430)
+    assert path.read_bytes() == before
+    with pytest.raises(ParamError, match="not a pinned conditions set; known: MDC2025-1430, spec-example"):
+        conditions.pinned("MDC2025-9999")
+
+
+def test_cli_queries_and_pins(roots: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HEP_MU2E_DBTOOL", str(write_dbtool(tmp_path / "bin")))
+    command = [sys.executable, "-m", "include.mu2e.conditions", "--key", "cli-set", "--run", "1200"]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "pinned cli-set" in proc.stdout
+    assert calls(tmp_path / "bin")[0][6] == "1200"
+    assert conditions.pinned("cli-set")[1]["run"] == 1200
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 2 and "already pinned" in again.stderr
+
+
+def test_campaign_form_names_a_pinned_set(mu2e_data: Path):
+    from include.mu2e import pipeline
+
+    with pytest.raises(ParamError, match="'nope' is not a pinned conditions set; known: spec-example"):
+        pipeline.validate_params({"conditions": "nope"})
+    assert pipeline.validate_params({"conditions": "spec-example"})["spec"]["norm"]["conditions"] == "spec-example"

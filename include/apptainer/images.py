@@ -8,15 +8,21 @@
   project's exact Python and ``include`` code without a registry, at the price of tying the
   image to this host's Python build. Production images should instead install Python and the
   project (like ``docker/Dockerfile``).
+* :func:`make_self_contained_python_sandbox`: busybox plus a copy of the interpreter, its standard
+  library, the site-packages a probe import of given modules loads, given source packages, and
+  every shared library they link. It needs no bind, so it runs where binds cannot be asked for
+  (HTCondor's container universe).
 * :func:`build_image`: ``apptainer build`` of a sandbox into a SIF.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -97,9 +103,10 @@ def make_python_runtime_sandbox(dest: Path, busybox: str, python: str = sys.exec
     return dest
 
 
-def _copy_host_libraries(sandbox: Path, libs: Iterable[str]) -> list[str]:
-    """Copy host libraries into ``sandbox`` (same paths), except those under the Python prefixes."""
-    prefixes = python_prefixes()
+def _copy_host_libraries(sandbox: Path, libs: Iterable[str], *, skip_prefixes: bool = True) -> list[str]:
+    """Copy host libraries into ``sandbox`` (same paths), except (by default) those under the Python
+    prefixes, which a runtime image binds."""
+    prefixes = python_prefixes() if skip_prefixes else []
     copied = []
     for lib in sorted(libs):
         if any(Path(lib).resolve().is_relative_to(p) for p in prefixes):
@@ -128,6 +135,75 @@ def add_package_libraries(sandbox: Path, packages: Iterable[str]) -> list[str]:
         elif spec.origin and spec.origin.endswith(".so"):
             modules.append(spec.origin)
     return _copy_host_libraries(sandbox, _shared_libraries(modules))
+
+
+SANDBOX_SITE = "/opt/python/site-packages"
+"""Where :func:`make_self_contained_python_sandbox` puts the site-packages and source packages."""
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "test", "idlelib", "tkinter", "turtledemo", "ensurepip")
+
+
+def _loaded_site_files(modules: Iterable[str], python_path: Iterable[Path]) -> list[Path]:
+    """Files of the site-packages modules that importing ``modules`` loads (in a fresh interpreter)."""
+    probe = (
+        "import importlib, json, sys\n"
+        "for name in sys.argv[1:]: importlib.import_module(name)\n"
+        "print(json.dumps([getattr(m, '__file__', None) for m in list(sys.modules.values())]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, python_path))}
+    out = subprocess.run([sys.executable, "-c", probe, *modules], capture_output=True, text=True, env=env, check=True)
+    return [Path(f) for f in json.loads(out.stdout.splitlines()[-1]) if f]
+
+
+def _site_entries(files: Iterable[Path]) -> set[Path]:
+    """Top-level site-packages entries (package folders, modules, ``<name>.libs``) holding ``files``."""
+    sites = [Path(p).resolve() for p in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}]
+    entries: set[Path] = set()
+    for file in files:
+        for site in sites:
+            if file.resolve().is_relative_to(site):
+                top = site / file.resolve().relative_to(site).parts[0]
+                entries.add(top)
+                libs = site / f"{top.name.split('.')[0]}.libs"
+                if libs.is_dir():
+                    entries.add(libs)
+    return entries
+
+
+def make_self_contained_python_sandbox(
+    dest: Path, busybox: str, modules: Iterable[str], sources: Iterable[Path] = (), exclude: Iterable[str] = ()
+) -> Path:
+    """A sandbox that runs ``python -m <module>`` without binds.
+
+    Copies :data:`sys.executable` (its real file) and the standard library to their host paths,
+    the site-packages entries a probe import of ``modules`` loads (less ``exclude``: optional
+    dependencies that are imported when present) and the ``sources`` packages to
+    :data:`SANDBOX_SITE`, and every shared library these link. Run it with
+    ``PYTHONPATH=/opt/python/site-packages`` and the real interpreter path.
+    """
+    excluded = set(exclude)
+    make_busybox_sandbox(dest, busybox)
+    python = Path(os.path.realpath(sys.executable))
+    target = dest / str(python).lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(python, target)
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    skip_site = shutil.ignore_patterns("__pycache__", "site-packages", "dist-packages", "test", "idlelib", "tkinter")
+    shutil.copytree(stdlib, dest / str(stdlib).lstrip("/"), ignore=skip_site, dirs_exist_ok=True)
+    site = dest / SANDBOX_SITE.lstrip("/")
+    site.mkdir(parents=True, exist_ok=True)
+    sources = [Path(s).resolve() for s in sources]
+    for entry in sorted(_site_entries(_loaded_site_files(modules, [s.parent for s in sources]))):
+        if entry.name.split(".")[0] in excluded:
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, site / entry.name, ignore=_SKIP, dirs_exist_ok=True)
+        else:
+            shutil.copy2(entry, site / entry.name)
+    for source in sources:
+        shutil.copytree(source, site / source.name, ignore=_SKIP, dirs_exist_ok=True)
+    binaries = [str(python), *(str(m) for m in dest.rglob("*.so*") if m.is_file() and ".so" in m.name)]
+    _copy_host_libraries(dest, _shared_libraries(binaries), skip_prefixes=False)
+    return dest
 
 
 def build_image(sandbox: Path, image: Path, *, executable: str | None = None, timeout: float | None = 600) -> RunResult:

@@ -51,6 +51,8 @@ ART_ARGV = ("mu2e", "-c", "mu2e.fcl")
 LOG = "mu2e.log"
 # The pool's container runtime, found on the execute node's PATH (the host's may be a wrapper).
 JOB_RUNTIME = ("/usr/bin/env", "apptainer")
+# In the container universe the executable is looked up in the image: `mu2e` through its PATH.
+IN_IMAGE_LAUNCHER = "/usr/bin/env"
 
 
 def art_command(image: str | Path, job_dir: str | Path, job: dict[str, Any]) -> dict[str, Any]:
@@ -81,10 +83,12 @@ def art_command(image: str | Path, job_dir: str | Path, job: dict[str, Any]) -> 
 def operator_kwargs(command: dict[str, Any]) -> dict[str, Any]:
     """``HTCondorJobOperator`` arguments for one :func:`art_command` (stdout is ``mu2e.log``).
 
-    A self-contained image runs in the container universe (``container_image``; the fcl and inputs
-    are transferred in, the output back). A stand-in image needs host binds, which container-universe
-    jobs cannot ask for (the pool sets the binds), so it runs as ``apptainer exec --bind ... <image>
-    mu2e -c mu2e.fcl`` in the job folder on the shared filesystem: the same command in the same image.
+    A self-contained image (a real Mu2e one, or the self-contained stand-in) runs in the container
+    universe (``container_image``; ``/usr/bin/env mu2e -c mu2e.fcl`` finds ``mu2e`` on the image's
+    PATH; the fcl and inputs are transferred in, the output back). The bound stand-in needs host
+    binds, which container-universe jobs cannot ask for (the pool sets the binds), so it runs as
+    ``apptainer exec --bind ... <image> mu2e -c mu2e.fcl`` in the job folder on the shared
+    filesystem: the same command in the same image.
     """
     argv = list(command["argv"])
     kwargs: dict[str, Any] = {
@@ -95,8 +99,8 @@ def operator_kwargs(command: dict[str, Any]) -> dict[str, Any]:
     if not command["binds"]:
         return {
             **kwargs,
-            "executable": argv[0],
-            "arguments": argv[1:],
+            "executable": IN_IMAGE_LAUNCHER,
+            "arguments": argv,
             "container_image": command["image"],
             "input_files": list(command["input_files"]),
             "output_files": list(command["output_files"]),

@@ -140,9 +140,9 @@ def test_dag_rejects_zero_livetime_and_outside_paths(data: tuple[Path, Path]):
 POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
 
 
-@pytest.fixture(scope="module")
-def standin_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The stand-in Mu2e SIF, built once; skips without a pool, apptainer or busybox."""
+@pytest.fixture(scope="module", params=["bound", "self-contained"])
+def standin_image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stand-in Mu2e SIF of each kind, built once; skips without a pool, apptainer or busybox."""
     reason = pool_unavailable()
     if reason:
         pytest.skip(f"HTCondor pool not reachable: {reason} (bash docker/condor/start-pool.sh)")
@@ -155,14 +155,24 @@ def standin_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HEP_APPTAINER_BIN", runtime)
-        return build_standin_image(tmp_path_factory.mktemp("mu2e-image"))
+        self_contained = request.param == "self-contained"
+        return build_standin_image(tmp_path_factory.mktemp("mu2e-image"), self_contained=self_contained)
+
+
+def _finished_jobs_in(workdir: Path) -> list[dict[str, Any]]:
+    """The pool's history of the jobs that ran in ``workdir``: container image (if any) and exit code."""
+    import htcondor2
+
+    ads = htcondor2.Schedd().history(constraint=f'Iwd =?= "{workdir}"', projection=["ContainerImage", "ExitCode"])
+    return [{"image": ad.get("ContainerImage"), "exit": ad.get("ExitCode")} for ad in ads]
 
 
 @pytest.mark.slow
 @pytest.mark.condor
 @pytest.mark.apptainer
 def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, monkeypatch: pytest.MonkeyPatch):
-    """stage2=art on condor: one HTCondorJobOperator instance per job runs `mu2e -c mu2e.fcl` in the image."""
+    """stage2=art on condor: one HTCondorJobOperator instance per job runs `mu2e -c mu2e.fcl` in the image;
+    a self-contained image (like a real Mu2e one) in the container universe, with files transferred."""
     data_root, output = data
     monkeypatch.setenv("HEP_APPTAINER_BIN", shutil.which("apptainer") or str(POOL_DIR / "bin" / "apptainer"))
     images = data_root / "mu2e" / "images"
@@ -170,6 +180,7 @@ def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, 
     for path in standin_image.parent.iterdir():
         shutil.copy2(path, images / path.name)
     conf = {"tag": "MDS2a", "livetime": "30 min", "njobs": 2, "stage2": "art", "backend": "condor", "owner": "mu2epro"}
+    conf["art_image"] = f"mu2e/images/{standin_image.name}"
     dag = load_dag(*DAG)
     run = dag.test(run_conf=conf)
     states = task_states(run)
@@ -196,6 +207,10 @@ def test_art_jobs_run_on_the_pool(data: tuple[Path, Path], standin_image: Path, 
     assert set(totals) == set(record["processes"])
     validation = json.loads((out / "validation.json").read_text())
     assert validation["ok"] and validation["unique_events"] == sum(totals.values())
+    ran = [job for j in range(2) for job in _finished_jobs_in(out / f"job_{j:04d}")]
+    # self-contained: the container universe; bound: vanilla jobs running `apptainer exec --bind ...`
+    image = standin_image.name if "selfcontained" in standin_image.name else None
+    assert ran == [{"image": image, "exit": 0}] * 2
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
     again = dag.test(run_conf=conf)  # a finished ensemble: nothing is submitted again
@@ -223,7 +238,7 @@ def test_art_operator_kwargs_are_argv_lists(tmp_path: Path):
     assert command["argv"] == ["mu2e", "-c", "mu2e.fcl"] and command["binds"] == []
     assert command["input_files"] == ["mu2e.fcl", "a b.root", "c.root"]
     kwargs = operator_kwargs(command)
-    assert kwargs["executable"] == "mu2e" and kwargs["arguments"] == ["-c", "mu2e.fcl"]
+    assert kwargs["executable"] == "/usr/bin/env" and kwargs["arguments"] == ["mu2e", "-c", "mu2e.fcl"]
     assert kwargs["container_image"] == str(real) and kwargs["output_files"] == ["dts.x.art"]
     assert kwargs["expected_outputs"] == ["dts.x.art", "mu2e.log"] and kwargs["workdir"] == str(job_dir)
     standin = tmp_path / "standin.sif"

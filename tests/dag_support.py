@@ -56,8 +56,8 @@ def task_states(run: Any) -> dict[str, list[str]]:
 
 
 def pool_unavailable(timeout: float = 20.0) -> str | None:
-    """None if the HTCondor schedd answers a query within ``timeout``, else why not."""
-    if not os.environ.get("CONDOR_CONFIG"):
+    """None if the collector and the schedd answer within ``timeout``, else why not."""
+    if os.environ.get("CONDOR_CONFIG", "/dev/null") == "/dev/null":  # the wheel's stand-in when unset
         return f"CONDOR_CONFIG is unset and no pool at {POOL_DIR}"
     result: dict[str, str] = {}
 
@@ -65,7 +65,9 @@ def pool_unavailable(timeout: float = 20.0) -> str | None:
         try:
             from include.condor.hook import HTCondorHook
 
-            HTCondorHook(None, backoff=()).get_schedd().query("False", ["ClusterId"])
+            hook = HTCondorHook(None, backoff=())
+            hook.ping()
+            hook.get_schedd().query("False", ["ClusterId"])
         except Exception as exc:
             result["error"] = f"{type(exc).__name__}: {exc}"
 
@@ -73,5 +75,7 @@ def pool_unavailable(timeout: float = 20.0) -> str | None:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        return f"the schedd did not answer within {timeout:.0f} s"
-    return result.get("error")
+        return f"the collector/schedd did not answer within {timeout:.0f} s"
+    if "error" in result:
+        return f"no schedd reachable with CONDOR_CONFIG={os.environ['CONDOR_CONFIG']}: {result['error']}"
+    return None

@@ -12,12 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dag_support import pool_unavailable
 
 DEFAULT_POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
 if not os.environ.get("CONDOR_CONFIG") and (DEFAULT_POOL_DIR / "client" / "condor_config").is_file():
@@ -26,37 +26,11 @@ if not os.environ.get("CONDOR_CONFIG") and (DEFAULT_POOL_DIR / "client" / "condo
 _POOL_STATE: dict[str, Any] = {}
 
 
-def _probe(timeout: float = 20.0) -> str | None:
-    """None if a schedd answers, else the reason."""
-    if os.environ.get("CONDOR_CONFIG", "/dev/null") == "/dev/null":  # the wheel's stand-in when unset
-        return "CONDOR_CONFIG is unset and no pool at " + str(DEFAULT_POOL_DIR)
-    result: dict[str, Any] = {}
-
-    def ping() -> None:
-        try:
-            from include.condor.hook import HTCondorHook
-
-            hook = HTCondorHook(None, backoff=())
-            result["name"] = hook.ping()
-            hook.get_schedd().query("False", ["ClusterId"])
-        except Exception as exc:
-            result["error"] = f"{type(exc).__name__}: {exc}"
-
-    thread = threading.Thread(target=ping, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        return f"the collector/schedd did not answer within {timeout:.0f} s"
-    if "error" in result:
-        return f"no schedd reachable with CONDOR_CONFIG={os.environ['CONDOR_CONFIG']}: {result['error']}"
-    return None
-
-
 @pytest.fixture(scope="session")
 def pool() -> str:
     """The schedd name of a reachable pool; skips the test otherwise."""
     if "reason" not in _POOL_STATE:
-        _POOL_STATE["reason"] = _probe()
+        _POOL_STATE["reason"] = pool_unavailable()
     if _POOL_STATE["reason"]:
         pytest.skip(f"HTCondor pool not reachable: {_POOL_STATE['reason']} (start docker/condor/start-pool.sh)")
     from include.condor.hook import HTCondorHook

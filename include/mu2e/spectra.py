@@ -17,8 +17,9 @@ The files shipped in ``include/mu2e/data`` are written by :func:`write_generated
 * RPC is the Bistirlich (1972) analytic fit Mu2e simulates, evaluated at the bin centres; it
   reproduces the spec's four f_RPC check values to 5e-6 without being fitted to them.
 * DIO is a **generated stand-in** for the collaboration's radiative 2016 table: the leading-order
-  bulk of PRD 84, 013006 and, above 85 MeV, that paper's analytic end-point form times a radiative
-  factor of 0.92–0.99 pinned to the spec's check values, so the tail has the physical δ⁵…δ⁸ shape.
+  bulk of PRD 84, 013006 and, above 85 MeV, that paper's analytic end-point form times a factor of
+  0.99 (85 MeV) to 0.92–0.93 (90 MeV and up) pinned to the spec's check values, so the tail has the
+  physical δ⁵…δ⁸ shape.
 * IPA is a **generated stand-in** (a simulation product): log-linear through the spec's two rows.
 
 Use the collaboration's tables (same layout) via the ``tables_dir`` option; the table sha256 values
@@ -157,21 +158,32 @@ def table_hashes(tables_dir: str | Path | None = None) -> dict[str, str]:
 
 # -- generated tables --------------------------------------------------------------------------
 
-# DIO bulk: fraction of the spectrum above E (points E_i >= E). Below 57 MeV these are the cumulative
+# DIO bulk: fraction of the spectrum above E (points E_i >= E). Up to 56 MeV these are the cumulative
 # fractions of the leading-order Al spectrum of Czarnecki, Garcia i Tormo and Marciano (PRD 84,
-# 013006); from 57 to 70 MeV the same times 0.96, the radiative reduction the spec's 75 MeV check
-# value implies; 75, 90, 95 and 100 MeV are the spec's check values (§4).
+# 013006), 1 MeV apart around the peak so the density falls monotonically above it; from 57 MeV
+# the same times 0.96, the radiative reduction the spec's 75 MeV check value implies (80 and
+# 85 MeV: times 0.958 and 0.955, towards the 0.92-0.93 of the 90-100 MeV check values); 75 MeV is
+# the spec's check value (§4).
 _DIO_BULK_KNOTS = (
     (1.00, 1.0),
     (10.0, 0.9749),
     (20.0, 0.8890),
     (30.0, 0.7070),
     (40.0, 0.4251),
-    (45.0, 0.2558),
+    (44.0, 0.2906),
+    (46.0, 0.2208),
+    (47.0, 0.1859),
+    (48.0, 0.1515),
+    (49.0, 0.1182),
     (50.0, 0.08724),
+    (51.0, 0.05999),
     (52.0, 0.03798),
+    (53.0, 0.02214),
+    (54.0, 0.01205),
     (55.0, 6.299e-3),
+    (56.0, 3.265e-3),
     (57.0, 1.643e-3),
+    (58.0, 8.823e-4),
     (60.0, 2.774e-4),
     (65.0, 2.366e-5),
     (70.0, 2.917e-6),
@@ -223,10 +235,12 @@ def dio_endpoint_fraction_above(energy: np.ndarray) -> np.ndarray:
 def generated_dio() -> tuple[np.ndarray, np.ndarray]:
     """Al DIO table on 1.00–104.97 MeV in 0.01 MeV: weights as differences of the fraction above E.
 
-    Bulk (E < 85 MeV): log-monotone interpolation through :data:`_DIO_BULK_KNOTS`. Tail: the analytic
-    end-point form times a radiative factor r(E) interpolated (log-monotone) through the spec's
-    85–100 MeV values and constant above 100 MeV, so the tail has the end-point shape (δ⁵…δ⁸) and r
-    stays within a few per cent of 0.93.
+    Bulk (below 85 MeV): log-monotone interpolation through :data:`_DIO_BULK_KNOTS`. Tail: the analytic
+    end-point form times a factor r(E) interpolated (log-monotone) through the 85 MeV knot and the
+    spec's 90, 95 and 100 MeV values, constant above 100 MeV, so the tail has the end-point shape
+    (δ⁵…δ⁸): r is 0.99 at 85 MeV, where the end-point form is 3 % below the full leading-order
+    spectrum, and 0.92–0.93 from 90 MeV on (the radiative reduction). The two are blended over
+    84–86 MeV.
     """
     from scipy.interpolate import PchipInterpolator
 
@@ -237,11 +251,16 @@ def generated_dio() -> tuple[np.ndarray, np.ndarray]:
     tail_points = ((_DIO_TAIL_FROM_MEV, _DIO_BULK_KNOTS[-1][1]), *_DIO_TAIL_CHECKS)
     tx, ty = np.array(tail_points).T
     log_ratio = PchipInterpolator(tx, np.log(ty / dio_endpoint_fraction_above(tx)))
-    tail = edges >= _DIO_TAIL_FROM_MEV
-    cum = np.empty_like(edges)
-    cum[~tail] = np.exp(bulk(edges[~tail]))
-    ratio = np.exp(log_ratio(np.minimum(edges[tail], tx[-1])))
-    cum[tail] = ratio * dio_endpoint_fraction_above(edges[tail])
+    # log of the fraction above each edge: bulk below, tail above, blended smoothly over ±1 MeV
+    # around the join (both pass through the 85 MeV knot) so the density has no step there
+    near = edges >= _DIO_TAIL_FROM_MEV - 1.0
+    log_cum = bulk(np.minimum(edges, _DIO_TAIL_FROM_MEV + 1.0))
+    with np.errstate(divide="ignore"):  # log 0 = -inf at the end point: fraction 0
+        log_tail = log_ratio(np.minimum(edges[near], tx[-1])) + np.log(dio_endpoint_fraction_above(edges[near]))
+    t = np.clip((edges[near] - _DIO_TAIL_FROM_MEV + 1.0) / 2.0, 0.0, 1.0)
+    blend = t * t * (3 - 2 * t)
+    log_cum[near] = (1 - blend) * log_cum[near] + blend * log_tail
+    cum = np.exp(log_cum)
     cum[-1] = 0.0
     return energy, cum[:-1] - cum[1:]
 

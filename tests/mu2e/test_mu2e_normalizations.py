@@ -139,6 +139,8 @@ def test_dio_bulk_peaks_below_the_michel_edge():
     assert len(table.x) == spectra.DIO_ROWS
     np.testing.assert_allclose(np.diff(table.x), 0.01, atol=1e-9)
     assert 44.0 < table.x[np.argmax(table.y)] < 52.8  # smeared Michel peak of a bound muon
+    above = table.y[table.x >= 47.0]
+    assert np.all(np.diff(above) <= 0)  # one maximum: the density only falls towards the end point
 
 
 @pytest.mark.parametrize("emin", np.arange(88.0, 104.9, 0.5))
@@ -266,19 +268,17 @@ def test_cli_prints_table():
 
 
 def test_pin_a_query_result(tmp_path):
-    import shutil
-
-    from include.mu2e.conditions import CONFIG_FILE, pin
+    from include.mu2e.conditions import pin
 
     config = tmp_path / "conditions.yaml"
-    shutil.copy(CONFIG_FILE, config)
     rows, _ = pinned("spec-example")
     pin(rows, "MDC2025-run1430", purpose="Sim_best", version="v1_1", run=1430, config_file=config)
     again, meta = pinned("MDC2025-run1430", config)
     assert again == rows and meta["run"] == 1430
     assert config.read_text().startswith("# Pinned SimEfficiencies2")
+    assert pin(rows, "MDC2025-run1430", purpose="Sim_best", version="v1_1", run=1430, config_file=config) == config
     with pytest.raises(ConfigError, match="already pinned"):
-        pin(rows, "MDC2025-run1430", purpose="Sim_best", version="v1_1", run=1430, config_file=config)
+        pin(rows, "MDC2025-run1430", purpose="Sim_best", version="v1_1", run=1200, config_file=config)
     broken = {k: v for k, v in rows.items() if k != "PhysicalPionStops"}
     with pytest.raises(ConfigError, match="PhysicalPionStops"):
         pin(broken, "other", purpose="Sim_best", version="v1_1", run=1430, config_file=config)

@@ -12,7 +12,8 @@ RPC yields).
 from __future__ import annotations
 
 import csv
-import io
+import itertools
+import math
 import re
 import subprocess
 from dataclasses import asdict, dataclass
@@ -82,6 +83,9 @@ def stop_rates(rows: dict[str, Row], constants: PhysicsConstants | None = None, 
     c = constants or PhysicsConstants()
     for tag in REQUIRED_TAGS:
         _row(rows, tag)
+    for tag, row in rows.items():
+        if not all(math.isfinite(v) and v >= 0 for v in (row.numerator, row.denominator, row.eff)):
+            raise ConfigError(f"SimEfficiencies2 tag {tag!r}: {row} has a negative or non-finite value")
     physical = _row(rows, "PhysicalPionStops").denominator
     target_pi = _row(rows, "PiTargetStops").numerator
     if physical <= 0 or target_pi <= 0:
@@ -97,18 +101,25 @@ def stop_rates(rows: dict[str, Row], constants: PhysicsConstants | None = None, 
 
 
 def rows_from_csv(text: str, source: str = "csv") -> dict[str, Row]:
-    """Parse a ``tag,numerator,denominator,eff`` dump of ``SimEfficiencies2``."""
+    """Parse a ``tag,numerator,denominator,eff`` dump of ``SimEfficiencies2`` (``#`` lines and the
+    ``tag,...`` header skipped); a malformed line or a repeated tag names its line."""
     rows: dict[str, Row] = {}
-    reader = csv.reader(line for line in io.StringIO(text) if line.strip() and not line.startswith("#"))
-    for number, fields in enumerate(reader, 1):
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = next(csv.reader([line]))
         if fields and fields[0].strip() == "tag":
             continue
+        where = f"line {number} {line.strip()!r}"
         if len(fields) != 4:
-            raise InputFileError(source, f"line {number}: expected tag,numerator,denominator,eff")
+            raise InputFileError(source, f"{where}: expected tag,numerator,denominator,eff")
+        tag = fields[0].strip()
+        if tag in rows:
+            raise InputFileError(source, f"{where}: tag {tag!r} appears twice")
         try:
-            rows[fields[0].strip()] = Row(*(float(f) for f in fields[1:]))
+            rows[tag] = Row(*(float(f) for f in fields[1:]))
         except ValueError as exc:
-            raise InputFileError(source, f"line {number}: {exc}") from exc
+            raise InputFileError(source, f"{where}: {exc}") from exc
     return rows
 
 
@@ -122,28 +133,39 @@ def site_config_file(data_root: str | Path | None = None) -> Path:
 
 
 def _read_sets(path: Path) -> dict[str, Any]:
+    """The ``sets`` of a conditions config, each checked: ``rows`` of ``tag: [numerator, denominator, eff]``."""
     try:
-        sets = yaml.safe_load(path.read_text())["sets"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
         raise InputFileError(path, f"unreadable conditions config: {exc}") from exc
+    sets = config.get("sets") if isinstance(config, dict) else None
     if not isinstance(sets, dict):
-        raise InputFileError(path, "'sets' must be a mapping of key -> set")
+        raise InputFileError(path, "not a conditions config: expected a mapping 'sets: {<key>: {rows: ...}}'")
+    for key, entry in sets.items():
+        rows = entry.get("rows") if isinstance(entry, dict) else None
+        good = isinstance(rows, dict) and all(
+            isinstance(v, list) and len(v) == 3 and all(isinstance(x, int | float) for x in v) for v in rows.values()
+        )
+        if not good:
+            raise InputFileError(path, f"set {key!r}: 'rows' must map each tag to [numerator, denominator, eff]")
     return sets
 
 
 def _config_files(config_file: str | Path | None) -> list[Path]:
-    if config_file is not None:
-        return [Path(config_file)]
-    site = site_config_file()
-    return [site, CONFIG_FILE] if site.exists() else [CONFIG_FILE]
+    """The site file (or ``config_file``) if it exists, then the shipped one."""
+    first = Path(config_file) if config_file is not None else site_config_file()
+    files = [first] if first.exists() else []
+    return files if files and first.resolve() == CONFIG_FILE.resolve() else [*files, CONFIG_FILE]
 
 
 def known_sets(config_file: str | Path | None = None) -> dict[str, Path]:
-    """Every pinned key and the file that holds it (site file first, then the shipped one)."""
+    """Every pinned key and the file that holds it; a key in two files is an error, never an override."""
     found: dict[str, Path] = {}
     for path in _config_files(config_file):
         for key in _read_sets(path):
-            found.setdefault(key, path)
+            if key in found:
+                raise ConfigError(f"conditions set {key!r} is defined in both {found[key]} and {path}; remove one")
+            found[key] = path
     return found
 
 
@@ -172,21 +194,25 @@ def new_key(key: str, config_file: str | Path | None = None) -> str:
     return key
 
 
-def query_command(purpose: str, version: str, run: int, dbtool: str = "dbTool") -> list[str]:
-    """argv of the legacy query: ``dbTool print-run --purpose P --version V --run R --table SimEfficiencies2
-    --content``; every value is checked, nothing goes through a shell."""
+def _check_selection(purpose: str, version: str, run: int) -> None:
     for param, value in (("purpose", purpose), ("version", version)):
         if not isinstance(value, str) or not _NAME.match(value):
             raise ParamError(param, f"{value!r} is not a conditions-DB name (letters, digits, '.', '-', '_')")
     if isinstance(run, bool) or not isinstance(run, int) or run < 1:
         raise ParamError("run", f"{run!r} must be a positive run number")
+
+
+def query_command(purpose: str, version: str, run: int, dbtool: str = "dbTool") -> list[str]:
+    """argv of the legacy query: ``dbTool print-run --purpose P --version V --run R --table SimEfficiencies2
+    --content``; every value is checked, nothing goes through a shell."""
+    _check_selection(purpose, version, run)
     selection = ["--purpose", purpose, "--version", version, "--run", str(run)]
     return [dbtool, "print-run", *selection, "--table", TABLE, "--content"]
 
 
 def rows_from_dbtool(text: str, source: str = "dbTool") -> dict[str, Row]:
     """Rows of ``dbTool print-run --content`` output: ``TABLE`` and ``#`` lines are skipped."""
-    body = "\n".join(line for line in text.splitlines() if not line.strip().upper().startswith("TABLE"))
+    body = "\n".join("" if re.match(r"TABLE\s", line.strip() + " ") else line for line in text.splitlines())
     rows = rows_from_csv(body, source)
     if not rows:
         raise InputFileError(source, f"no {TABLE} rows in the query result")
@@ -209,8 +235,10 @@ def query_rows(
     argv = query_command(purpose, version, run, dbtool)
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{dbtool!r} not found: set HEP_MU2E_DBTOOL or run in a Mu2e environment") from exc
+    except OSError as exc:  # missing, not executable, ...
+        raise ConfigError(
+            f"cannot run {dbtool!r} ({exc.strerror}): set HEP_MU2E_DBTOOL or use a Mu2e environment"
+        ) from exc
     except subprocess.TimeoutExpired as exc:
         raise QueryError(f"conditions query timed out after {timeout_s:g} s: {' '.join(argv)}") from exc
     if done.returncode != 0:
@@ -229,37 +257,42 @@ def pin(
     description: str = "",
     config_file: str | Path | None = None,
 ) -> Path:
-    """Add conditions set ``key`` (the rows of one DB query) to the site config; never overwrite.
+    """Add conditions set ``key`` (the rows of one DB query) to the site config; return the file.
 
-    All :data:`REQUIRED_TAGS` must be present, so a misspelt DB tag is caught when pinning. The
-    file is rewritten atomically under a lock; a key already pinned anywhere is refused.
+    The rows must give usable rates (every :data:`REQUIRED_TAGS` present, values finite and
+    non-negative), so a misspelt tag or a broken query fails here and pins nothing. The file is
+    rewritten atomically under a lock (it is the tool's file: only its leading comments are kept).
+    A key pinned anywhere is refused, unless it holds exactly this set (a retried pin is a no-op).
     """
     import fcntl
 
     from include.core import atomic
 
-    missing = [tag for tag in REQUIRED_TAGS if tag not in rows]
-    if missing:
-        raise ConfigError(f"cannot pin {key!r}: tags missing from the query result: {', '.join(missing)}")
+    _check_selection(purpose, version, run)
+    if not isinstance(key, str) or not _NAME.match(key):
+        raise ParamError("key", f"{key!r} is not a plain name (letters, digits, '.', '-', '_')")
+    stop_rates(rows)
+    entry = {
+        "description": description or f"{TABLE} {purpose} {version} run {run}",
+        "purpose": purpose,
+        "version": version,
+        "run": int(run),
+        "rows": {tag: [r.numerator, r.denominator, r.eff] for tag, r in rows.items()},
+    }
     path = Path(config_file) if config_file is not None else site_config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / f".{path.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        new_key(key, config_file)
-        config = yaml.safe_load(path.read_text()) if path.exists() else {"sets": {}}
-        config["sets"][key] = {
-            "description": description or f"{TABLE} {purpose} {version} run {run}",
-            "purpose": purpose,
-            "version": version,
-            "run": int(run),
-            "rows": {tag: [r.numerator, r.denominator, r.eff] for tag, r in rows.items()},
-        }
-        header = (
-            "".join(f"{line}\n" for line in path.read_text().splitlines() if line.startswith("#"))
-            if (path.exists())
-            else f"# Pinned {TABLE} rows per conditions set: tag: [numerator, denominator, eff] (spec §3).\n"
-        )
-        return atomic.write_text(path, header + yaml.safe_dump(config, sort_keys=False))
+        taken = known_sets(config_file)
+        if key in taken:
+            if taken[key] == path and _read_sets(path)[key] == entry:
+                return path
+            raise ConfigError(f"conditions set {key!r} is already pinned in {taken[key]}; choose a new key")
+        sets = _read_sets(path) if path.exists() else {}
+        existing = path.read_text().splitlines() if path.exists() else []
+        comments = [f"{line}\n" for line in itertools.takewhile(lambda line: line.startswith("#"), existing)]
+        header = "".join(comments) or f"# Pinned {TABLE} rows per conditions set: [numerator, denominator, eff].\n"
+        return atomic.write_text(path, header + yaml.safe_dump({"sets": {**sets, key: entry}}, sort_keys=False))
 
 
 def main(argv: list[str] | None = None) -> int:

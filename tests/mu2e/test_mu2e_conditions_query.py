@@ -60,7 +60,7 @@ def test_failed_query_says_why_and_missing_tool_is_a_config_error(tmp_path: Path
     tool = write_dbtool(tmp_path / "bin", exit_code=3)
     with pytest.raises(conditions.QueryError, match=r"exit 3.*connection refused"):
         conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(tool))
-    with pytest.raises(ConfigError, match="HEP_MU2E_DBTOOL"):
+    with pytest.raises(ConfigError, match=r"No such file.*HEP_MU2E_DBTOOL"):
         conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(tmp_path / "nowhere" / "dbTool"))
     empty = write_dbtool(tmp_path / "empty", rows={})
     with pytest.raises(InputFileError, match="no SimEfficiencies2 rows"):
@@ -80,12 +80,70 @@ def test_pinned_sets_live_in_the_site_file_first(roots: tuple[Path, Path], tmp_p
     before = path.read_bytes()
     for key in ("MDC2025-1430", "spec-example"):  # neither a site nor a shipped key is ever redefined
         with pytest.raises(ConfigError, match="already pinned"):
-            conditions.pin(rows, key, purpose="Sim_best", version="v1_1", run=1430)
+            conditions.pin(rows, key, purpose="Sim_best", version="v1_1", run=1200)
     with pytest.raises(ParamError, match="'key'"):
         conditions.pin(rows, "../x", purpose="Sim_best", version="v1_1", run=1430)
     assert path.read_bytes() == before
     with pytest.raises(ParamError, match="not a pinned conditions set; known: MDC2025-1430, spec-example"):
         conditions.pinned("MDC2025-9999")
+
+
+def test_unusable_rows_pin_nothing_and_a_retried_pin_is_a_no_op(roots: tuple[Path, Path]):
+    rows = {tag: conditions.Row(*map(float, v)) for tag, v in ROWS.items()}
+    site = roots[0] / "mu2e" / "conditions.yaml"
+    broken = [
+        {**rows, "MuBeamCat": conditions.Row(0, 0, float("nan"))},
+        {**rows, "PhysicalPionStops": conditions.Row(1e10, 0, 1.0)},
+        {**rows, "PiMinusFilter": conditions.Row(-1, 41324703, 0.16)},
+    ]
+    for bad in broken:
+        with pytest.raises(ConfigError):
+            conditions.pin(bad, "bad", purpose="Sim_best", version="v1_1", run=1430)
+    with pytest.raises(ParamError, match="'version'"):
+        conditions.pin(rows, "bad", purpose="Sim_best", version="$(id)", run=1430)
+    assert not site.exists()
+    path = conditions.pin(rows, "good", purpose="Sim_best", version="v1_1", run=1430)
+    before = path.read_bytes()
+    assert conditions.pin(rows, "good", purpose="Sim_best", version="v1_1", run=1430) == path
+    assert path.read_bytes() == before
+    with pytest.raises(ConfigError, match="already pinned"):
+        conditions.pin(rows, "good", purpose="Sim_best", version="v1_1", run=1200)
+
+
+def test_site_file_problems_name_the_file_and_set(roots: tuple[Path, Path]):
+    site = roots[0] / "mu2e" / "conditions.yaml"
+    site.parent.mkdir(parents=True)
+    cases = {
+        "": "not a conditions config",
+        "sets: [1, 2]\n": "not a conditions config",
+        "sets:\n  x: {purpose: Sim_best}\n": "set 'x': 'rows' must map",
+        "sets:\n  x: {rows: {MuBeamCat: [0, 0]}}\n": "set 'x': 'rows' must map",
+        "sets: {x: [\n": "unreadable conditions config",
+    }
+    for text, message in cases.items():
+        site.write_text(text)
+        with pytest.raises(InputFileError, match=message) as caught:
+            conditions.pinned("spec-example")
+        assert str(site) in str(caught.value)
+    site.write_text("sets:\n  spec-example: {rows: {MuBeamCat: [0, 0, 1.0]}}\n")
+    with pytest.raises(ConfigError, match="'spec-example' is defined in both"):
+        conditions.pinned("spec-example")
+
+
+def test_dbtool_output_is_parsed_strictly():
+    text = "TABLE SimEfficiencies2\n# c\nTableStops,1,2,0.5\nMuBeamCat,0,0,0.1\n"
+    assert set(conditions.rows_from_dbtool(text)) == {"TableStops", "MuBeamCat"}
+    with pytest.raises(InputFileError, match=r"line 4 'MuBeamCat,0,0,0\.2': tag 'MuBeamCat' appears twice"):
+        conditions.rows_from_dbtool("TABLE SimEfficiencies2\n\nMuBeamCat,0,0,0.1\nMuBeamCat,0,0,0.2\n")
+    with pytest.raises(InputFileError, match="line 2 'MuBeamCat,0,0': expected"):
+        conditions.rows_from_dbtool("TABLE SimEfficiencies2\nMuBeamCat,0,0\n")
+
+
+def test_a_tool_that_cannot_run_is_a_config_error(tmp_path: Path):
+    tool = write_dbtool(tmp_path / "bin")
+    tool.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"cannot run .*Permission denied"):
+        conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(tool))
 
 
 def test_cli_queries_and_pins(roots: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -96,7 +154,7 @@ def test_cli_queries_and_pins(roots: tuple[Path, Path], tmp_path: Path, monkeypa
     assert "pinned cli-set" in proc.stdout
     assert calls(tmp_path / "bin")[0][6] == "1200"
     assert conditions.pinned("cli-set")[1]["run"] == 1200
-    again = subprocess.run(command, capture_output=True, text=True)
+    again = subprocess.run([*command[:-1], "1430"], capture_output=True, text=True)
     assert again.returncode == 2 and "already pinned" in again.stderr
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from include.apptainer.command import Bind, find_apptainer
 from include.apptainer.runner import RunResult, run_command
+from include.core.errors import ConfigError
 
 _EXCLUDED_EXTENSIONS = ("_tkinter",)  # pulls in X11 and Tk; never needed by task code
 
@@ -144,13 +145,16 @@ _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "test", "idlelib
 
 def _loaded_site_files(modules: Iterable[str], python_path: Iterable[Path]) -> list[Path]:
     """Files of the site-packages modules that importing ``modules`` loads (in a fresh interpreter)."""
+    modules = list(modules)
     probe = (
         "import importlib, json, sys\n"
         "for name in sys.argv[1:]: importlib.import_module(name)\n"
         "print(json.dumps([getattr(m, '__file__', None) for m in list(sys.modules.values())]))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, python_path))}
-    out = subprocess.run([sys.executable, "-c", probe, *modules], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", probe, *modules], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise ConfigError(f"importing {', '.join(modules)} failed, so the image cannot be made: {out.stderr.strip()}")
     return [Path(f) for f in json.loads(out.stdout.splitlines()[-1]) if f]
 
 

@@ -59,10 +59,11 @@ def art_command(image: str | Path, job_dir: str | Path, job: dict[str, Any]) -> 
     """One art job as a command: ``mu2e -c mu2e.fcl`` in ``job_dir`` with the image ``image``.
 
     ``input_files`` are the fcl and the staged inputs, ``output_files`` the art output, which is also
-    the expected output; ``binds`` are the host paths a stand-in image needs (none for a real one).
+    the expected output; ``contained`` says the image runs without host binds (a real or
+    self-contained one), else ``binds`` are the host paths the bound stand-in needs.
     """
     from include.mu2e import fhicl
-    from include.mu2e.image import image_binds
+    from include.mu2e.image import image_binds, needs_host_binds
 
     job_dir = Path(job_dir).resolve()
     config = fhicl.loads((job_dir / "mu2e.fcl").read_text(), str(job_dir / "mu2e.fcl"))
@@ -76,6 +77,7 @@ def art_command(image: str | Path, job_dir: str | Path, job: dict[str, Any]) -> 
         "input_files": ["mu2e.fcl", *inputs],
         "output_files": [job["output"]],
         "expected_outputs": [job["output"], LOG],
+        "contained": not needs_host_binds(image),
         "binds": [b.spec() for b in image_binds(image)],
     }
 
@@ -96,7 +98,7 @@ def operator_kwargs(command: dict[str, Any]) -> dict[str, Any]:
         "expected_outputs": list(command["expected_outputs"]),
         "submit_extra": {"output": LOG},
     }
-    if not command["binds"]:
+    if command["contained"]:
         return {
             **kwargs,
             "executable": IN_IMAGE_LAUNCHER,

@@ -89,6 +89,12 @@ def build_standin_image(dest: str | Path, *, executable: str | None = None, self
     return sif
 
 
+def needs_host_binds(image: str | Path) -> bool:
+    """True for the bound stand-in (its sidecar says so); a real or self-contained image needs none."""
+    sidecar = Path(str(image) + SIDECAR)
+    return sidecar.is_file() and not json.loads(sidecar.read_text()).get("self_contained", False)
+
+
 def image_binds(image: str | Path) -> list[Bind]:
     """Read-only binds a stand-in image needs (from its sidecar); none for a real image."""
     sidecar = Path(str(image) + SIDECAR)

@@ -40,6 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "HEP_OUTPUT_ROOT": str(_SESSION_DIR / "hep" / "output"),
     }
     os.environ.update(env)
+    # the personal pool's client config, before any module imports htcondor2 (which would set
+    # CONDOR_CONFIG=/dev/null when it is unset)
+    pool_config = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool")) / "client"
+    if os.environ.get("CONDOR_CONFIG", "/dev/null") == "/dev/null" and (pool_config / "condor_config").is_file():
+        os.environ["CONDOR_CONFIG"] = str(pool_config / "condor_config")
     home.mkdir(parents=True, exist_ok=True)
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())

@@ -1,9 +1,9 @@
 """Fixtures for the HTCondor tests.
 
 Tests marked ``condor`` need the personal pool (``docker/condor/start-pool.sh``). When
-``CONDOR_CONFIG`` is unset, the project's default pool client config is used if it exists
-(it must be set before ``htcondor2`` is imported, hence at conftest import). The ``pool``
-fixture skips with the reason when no collector and schedd answer.
+``CONDOR_CONFIG`` is unset, ``tests/conftest.py`` points it at the pool's client config (before
+``htcondor2`` is imported). The ``pool`` fixture skips with the reason when no collector and
+schedd answer.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import pytest
 from dag_support import pool_unavailable
 
 DEFAULT_POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
-if not os.environ.get("CONDOR_CONFIG") and (DEFAULT_POOL_DIR / "client" / "condor_config").is_file():
-    os.environ["CONDOR_CONFIG"] = str(DEFAULT_POOL_DIR / "client" / "condor_config")
 
 _POOL_STATE: dict[str, Any] = {}
 

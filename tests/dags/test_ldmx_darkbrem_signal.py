@@ -26,8 +26,6 @@ from include.core.fingerprint import sha256_file
 REPO = Path(__file__).resolve().parents[2]
 DAG = ("ldmx_darkbrem_signal.py", "ldmx_darkbrem_signal")
 POOL_DIR = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool"))
-if not os.environ.get("CONDOR_CONFIG") and (POOL_DIR / "client" / "condor_config").is_file():
-    os.environ["CONDOR_CONFIG"] = str(POOL_DIR / "client" / "condor_config")
 
 MASSES = [0.01, 0.1, 1.0]
 NEVENTS, SIM_EVENTS = 40, 25

@@ -15,11 +15,6 @@ from dag_support import load_dag, pool_unavailable, task_states
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "mu2e_ensemble.py"
 DAG = ("mu2e_ensemble.py", "mu2e_ensemble")
-_POOL_CONFIG = (
-    Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool")) / "client" / "condor_config"
-)
-if not os.environ.get("CONDOR_CONFIG") and _POOL_CONFIG.is_file():
-    os.environ["CONDOR_CONFIG"] = str(_POOL_CONFIG)  # before htcondor2 is imported
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +230,7 @@ def test_art_operator_kwargs_are_argv_lists(tmp_path: Path):
     job = {"index": 3, "output": "dts.x.art"}
     real = tmp_path / "real.sif"
     command = art_command(real, job_dir, job)
-    assert command["argv"] == ["mu2e", "-c", "mu2e.fcl"] and command["binds"] == []
+    assert command["argv"] == ["mu2e", "-c", "mu2e.fcl"] and command["contained"] and command["binds"] == []
     assert command["input_files"] == ["mu2e.fcl", "a b.root", "c.root"]
     kwargs = operator_kwargs(command)
     assert kwargs["executable"] == "/usr/bin/env" and kwargs["arguments"] == ["mu2e", "-c", "mu2e.fcl"]
@@ -244,12 +239,16 @@ def test_art_operator_kwargs_are_argv_lists(tmp_path: Path):
     standin = tmp_path / "standin.sif"
     standin.write_bytes(b"")
     Path(str(standin) + ".standin.json").write_text(json.dumps({"binds": [str(tmp_path)]}))
+    assert not art_command(standin, job_dir, job)["contained"]
     kwargs = operator_kwargs(art_command(standin, job_dir, job))
     assert "container_image" not in kwargs and kwargs["shared_fs"] is True
     argv = [kwargs["executable"], *kwargs["arguments"]]
     assert argv[:3] == ["/usr/bin/env", "apptainer", "exec"]
     assert argv[-4:] == [str(standin), "mu2e", "-c", "mu2e.fcl"]
     assert f"{job_dir}:{job_dir}:rw" in argv and "--pwd" in argv
+    contained = tmp_path / "contained.sif"
+    Path(str(contained) + ".standin.json").write_text(json.dumps({"self_contained": True, "binds": []}))
+    assert "container_image" in operator_kwargs(art_command(contained, job_dir, job))
 
 
 @pytest.mark.slow

@@ -184,10 +184,14 @@ class QueryError(ProductionError):
     """The conditions query failed or timed out (retryable: the database may be back later)."""
 
 
-def new_key(key: str, config_file: str | Path | None = None) -> str:
-    """``key`` if it is a plain name not pinned yet, else raise (pinned sets are never redefined)."""
+def _check_key(key: str) -> None:
     if not isinstance(key, str) or not _NAME.match(key):
         raise ParamError("key", f"{key!r} is not a plain name (letters, digits, '.', '-', '_')")
+
+
+def new_key(key: str, config_file: str | Path | None = None) -> str:
+    """``key`` if it is a plain name not pinned yet, else raise (pinned sets are never redefined)."""
+    _check_key(key)
     taken = known_sets(config_file)
     if key in taken:
         raise ConfigError(f"conditions set {key!r} is already pinned in {taken[key]}; choose a new key")
@@ -269,8 +273,7 @@ def pin(
     from include.core import atomic
 
     _check_selection(purpose, version, run)
-    if not isinstance(key, str) or not _NAME.match(key):
-        raise ParamError("key", f"{key!r} is not a plain name (letters, digits, '.', '-', '_')")
+    _check_key(key)
     stop_rates(rows)
     entry = {
         "description": description or f"{TABLE} {purpose} {version} run {run}",

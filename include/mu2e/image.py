@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import include
 from include.apptainer.command import Bind, build_command
@@ -89,18 +90,21 @@ def build_standin_image(dest: str | Path, *, executable: str | None = None, self
     return sif
 
 
+def _sidecar(image: str | Path) -> dict[str, Any]:
+    """The stand-in's sidecar ``<image>.standin.json``; empty for a real image (which has none)."""
+    sidecar = Path(str(image) + SIDECAR)
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+
+
 def needs_host_binds(image: str | Path) -> bool:
     """True for the bound stand-in (its sidecar says so); a real or self-contained image needs none."""
-    sidecar = Path(str(image) + SIDECAR)
-    return sidecar.is_file() and not json.loads(sidecar.read_text()).get("self_contained", False)
+    sidecar = _sidecar(image)
+    return bool(sidecar) and not sidecar.get("self_contained", False)
 
 
 def image_binds(image: str | Path) -> list[Bind]:
     """Read-only binds a stand-in image needs (from its sidecar); none for a real image."""
-    sidecar = Path(str(image) + SIDECAR)
-    if not sidecar.is_file():
-        return []
-    return [Bind(p, p, "ro") for p in json.loads(sidecar.read_text()).get("binds", []) if Path(p).exists()]
+    return [Bind(p, p, "ro") for p in _sidecar(image).get("binds", []) if Path(p).exists()]
 
 
 def mu2e_argv(image: str | Path, job_dir: str | Path, *, executable: str | None = None) -> list[str]:

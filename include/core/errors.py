@@ -31,3 +31,12 @@ class InputFileError(ProductionError):
 
 class StepError(ProductionError):
     """A step of a unit failed or did not produce its declared outputs."""
+
+
+class UnitBusy(RuntimeError):
+    """A unit folder is locked by another task or process (not a production error: try later)."""
+
+    def __init__(self, workdir: object, holder: str) -> None:
+        super().__init__(f"{workdir} is busy ({holder}); its steps run one at a time")
+        self.workdir = workdir
+        self.holder = holder

@@ -7,7 +7,8 @@ A step of a unit runs when
   upstream step's outputs changed), or
 * it is forced. Forcing a step forces every step downstream of it; ``"all"`` forces everything.
 
-Steps of one unit never run concurrently (a lock file in the unit folder). Outputs are written by
+Steps of one unit never run concurrently (a lock file in the unit folder; see :func:`unit_lock` for
+how long a caller waits for it). Outputs are written by
 the step itself through :mod:`include.core.atomic`; the runner checks they exist and writes the
 step's manifest last, so a killed step is never taken as done.
 """
@@ -15,8 +16,12 @@ step's manifest last, so a killed step is never taken as done.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import logging
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from include.core import manifest as mf
-from include.core.errors import ConfigError, ParamError, StepError
+from include.core.errors import ConfigError, ParamError, StepError, UnitBusy
 from include.core.fingerprint import file_fingerprint, hash_object
 
 log = logging.getLogger(__name__)
@@ -336,16 +341,69 @@ class StepGraph:
         return StepResult(name, "ran", reason, time.monotonic() - t0, summary=summary)
 
 
+# How long unit_lock waits for a busy unit before raising UnitBusy; None waits as long as it takes.
+_LOCK_PATIENCE: contextvars.ContextVar[float | None] = contextvars.ContextVar("unit_lock_patience", default=None)
+_LOCK_POLL_S = 0.5
+_HELD: set[tuple[str, int]] = set()  # (lock file, thread) held by this process
+
+
 @contextlib.contextmanager
-def unit_lock(workdir: Path) -> Iterator[None]:
-    """Exclusive lock on a unit folder: steps of one unit never run concurrently."""
+def lock_patience(seconds: float | None) -> Iterator[None]:
+    """Within this block, :func:`unit_lock` gives up on a busy unit after ``seconds`` (UnitBusy).
+
+    A scheduler's task uses it so that waiting for another production's work on the same unit
+    does not hold a worker slot: the task is rescheduled instead (``include.core.dagkit``).
+    """
+    token = _LOCK_PATIENCE.set(seconds)
+    try:
+        yield
+    finally:
+        _LOCK_PATIENCE.reset(token)
+
+
+@contextlib.contextmanager
+def unit_lock(workdir: Path, *, patience: float | None = None) -> Iterator[None]:
+    """Exclusive lock on a unit folder: steps of one unit never run concurrently.
+
+    Re-entrant within a thread. Waits for the lock as long as it takes, unless a patience is given
+    here or by :func:`lock_patience`: then a unit still busy after that many seconds raises
+    :class:`UnitBusy`, naming the holder (pid, host and the time it took the lock).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    path = (workdir / ".lock").resolve()
+    key = (str(path), threading.get_ident())
+    if key in _HELD:
+        yield
+        return
+    limit = patience if patience is not None else _LOCK_PATIENCE.get()
+    with open(path, "a+") as handle:
+        _acquire(handle, path, limit)
+        _HELD.add(key)
         try:
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {mf.utc_now()}\n")
+            handle.flush()
             yield
         finally:
+            _HELD.discard(key)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _acquire(handle: Any, path: Path, limit: float | None) -> None:
+    if limit is None:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise UnitBusy(path.parent, f"held by {holder}") from None
+            time.sleep(_LOCK_POLL_S)
 
 
 def backup_outputs(paths: Iterable[Path], when: datetime | None = None) -> list[Path]:

@@ -51,6 +51,9 @@ class DemoOptions:
     bsrt_frames: int = 2
     basic_period: float = 10.0
     massi_period: float = 180.0
+    # A short fill without stable beams follows the last one, so that every demo fill with stable
+    # beams is complete (a frozen demo never ends an "ongoing" fill; the daily run would re-select it).
+    trailing_fill: bool = True
 
 
 def _tokens(values: np.ndarray, quantum: float, fmt: str) -> np.ndarray:
@@ -268,14 +271,16 @@ def simulate(
     """
     opts = options or DemoOptions()
     cfg = load_config(YEAR)
-    for tl in _timelines(seed, fills):
+    for tl in _timelines(seed, fills, opts.trailing_fill):
         if tl.has_sb:
             frng = np.random.default_rng([seed, tl.fill])
             yield simulate_fill(tl, opts.n_bunches, cfg, frng), frng
 
 
-def _timelines(seed: int, fills: tuple[int, ...]) -> list:
+def _timelines(seed: int, fills: tuple[int, ...], trailing_fill: bool = True) -> list:
     all_fills = sorted(set(fills) | {f for f in NO_SB_FILLS if min(fills) < f < max(fills)})
+    if trailing_fill:  # no stable beams: appended last, it draws nothing from the generator
+        all_fills.append(max(fills) + 1)
     return build_timeline(T0, all_fills, set(fills), np.random.default_rng(seed))
 
 
@@ -290,7 +295,7 @@ def generate(
     opts = options or DemoOptions()
     target = Path(target)
     cfg = load_config(YEAR)
-    timelines = _timelines(seed, fills)
+    timelines = _timelines(seed, fills, opts.trailing_fill)
     # The last fill is still "ongoing" when the query window closes with its last logged mode change.
     written = _bmodes_files(target, timelines, timelines[-1].t_end)
     for truth, frng in simulate(seed, fills=fills, options=opts):

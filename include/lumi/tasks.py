@@ -177,6 +177,14 @@ def process_fill(
         raise ParamError("force", f"{force!r} is not one of {', '.join(FORCE_CHOICES)}")
     t0 = time.monotonic()
     ctx, cfg = fill_context(fill, data, out, config_dict(config), force, backend)
+    with unit_lock(ctx.workdir):  # one hold for the steps and the report (step tasks may finish together)
+        return _run_and_report(ctx, cfg, force, only, run_id, t0)
+
+
+def _run_and_report(
+    ctx: UnitContext, cfg: LumiConfig, force: str, only: list[str] | None, run_id: str | None, t0: float
+) -> dict[str, Any]:
+    fill = int(ctx.params["fill"])
     unit = GRAPH.run_unit(ctx, force, only=only, raise_on_failure=False)
     inputs = st.inputs_of(ctx)
     report = unit.to_dict()
@@ -191,12 +199,11 @@ def process_fill(
     )
     report = json.loads(json.dumps(report, default=str))
     path = ctx.workdir / "report.json"
-    with unit_lock(ctx.workdir):  # step tasks of one fill may finish together
-        if only is not None and run_id is not None:
-            report = _merged(path, report)
-        report["ran"] = [s["step"] for s in report["steps"] if s["state"] == "ran"]
-        report["ok"] = not any(s["state"] == "failed" for s in report["steps"])
-        atomic.write_json(path, report)
+    if only is not None and run_id is not None:
+        report = _merged(path, report)
+    report["ran"] = [s["step"] for s in report["steps"] if s["state"] == "ran"]
+    report["ok"] = not any(s["state"] == "failed" for s in report["steps"])
+    atomic.write_json(path, report)
     return report
 
 

@@ -70,7 +70,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         data / "lumi",
         11,
         fills=tuple(FILLS),
-        options=DemoOptions(n_bunches=48, bsrt_period=20.0, bsrt_period_cycle=5.0),
+        options=DemoOptions(n_bunches=48, bsrt_period=20.0, bsrt_period_cycle=5.0, trailing_fill=False),
     )
     return data
 

@@ -40,7 +40,10 @@ def test_layout_and_tables(demo_root: Path) -> None:
     assert np.array_equal(derived[twin.columns].to_numpy(float), twin.to_numpy(float))
     chosen = select_fills(derived, load_config(2017))
     assert chosen["fill"].tolist() == list(SMALL_FILLS)
-    assert twin["fill"].tolist() == [6140, 6144, 6145, 6146]  # real fill numbers in between, without SB
+    # real fill numbers in between, without SB; a short trailing fill makes the last SB fill complete
+    assert twin["fill"].tolist() == [6140, 6144, 6145, 6146, 6147]
+    assert twin["flag_complete"].tolist() == [True, True, True, True, False]
+    assert twin.loc[6147, "t_start_STABLE"] == -1
     sb = (twin["t_stop_STABLE"] - twin["t_start_STABLE"]).loc[list(SMALL_FILLS)] / 3600
     assert ((sb > 10) & (sb < 14)).all()
     assert (twin.loc[[6144, 6145], "t_start_STABLE"] == -1).all()

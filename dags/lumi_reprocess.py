@@ -17,7 +17,8 @@ DOC = """
 Runs when `massi_watch` announces changed Massi archives (asset `lumi_massi_changes`), or by hand.
 It reads the pending changes from the fill database (the record of truth, not the events), and for
 each fill re-runs the luminosity follow-up's stale steps: the new archive content makes `massi`
-stale and with it everything downstream (lifetime, fits, SB model, their plots). Replaced products
+stale and with it everything downstream (lifetime, fits, SB model, their plots). Fills that `lumi_followup`
+has not processed yet are left to it (their changes wait, pending, until it has). Replaced products
 are kept with a dated suffix (`_<YYYYMMDD>`). Only after a fill succeeded are its changes marked
 processed; a failed fill stays pending and is retried after the next scan.
 """
@@ -46,15 +47,10 @@ processed; a failed fill stays pending and is retried after the next scan.
 def lumi_reprocess() -> None:
     @task
     def pending() -> list[dict[str, Any]]:
-        """Every fill with Massi changes not yet processed (from the fill database)."""
-        from include.massi.filedb import FillDB
-        from include.massi.watch import filldb_url, group_by_fill
+        """Every fill with Massi changes not yet processed that lumi_followup has already processed."""
+        from include.massi.watch import pending_reprocessing
 
-        db = FillDB(filldb_url())
-        try:
-            return group_by_fill(db.pending())
-        finally:
-            db.close()
+        return pending_reprocessing()
 
     @task(max_active_tis_per_dagrun=4)
     def reprocess(group: dict[str, Any]) -> dict[str, Any]:

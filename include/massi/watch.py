@@ -3,6 +3,11 @@
 The database is the record of truth: a scan records changes, a reprocessing of a fill marks
 exactly the changes it started with as processed, and only after it succeeded. A failed or
 killed reprocessing leaves them pending, so the next scan reports them again.
+
+A fill that ``lumi_followup`` has not processed yet is its business, not the reprocessing's: its
+changes stay pending ("waiting") until the follow-up has run the fill, so the two productions
+never start on the same new fills. The reprocessing then finds the products up to date with the
+archive it read, or re-runs what the change made stale.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from include.core.errors import ParamError, StepError
-from include.core.paths import resolve_inside
+from include.core.paths import resolve_inside, unit_dir
 from include.massi.filedb import FillDB, PendingChange
 from include.massi.scanner import scan
 from include.settings import load_settings
@@ -57,7 +62,33 @@ def scan_years(
         for year in years:
             root, folders = massi_layout(year, data)
             reports[str(year)] = scan(db, root, year, folders, settle_seconds).to_dict()
-        return {"scans": reports, "pending": group_by_fill(db.pending())}
+        ready, waiting = split_followed_up(group_by_fill(db.pending()))
+        return {"scans": reports, "pending": ready, "waiting": waiting}
+    finally:
+        db.close()
+
+
+def followed_up(fill: int, output_root: Path | None = None) -> bool:
+    """Has ``lumi_followup`` processed ``fill``? (It writes the fill's ``report.json``.)"""
+    from include.lumi import PRODUCTION
+
+    root = output_root or load_settings().output_root
+    return (unit_dir(root, PRODUCTION, f"fill_{int(fill)}") / "report.json").is_file()
+
+
+def split_followed_up(
+    groups: list[dict[str, Any]], output_root: Path | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(groups of fills the follow-up has processed: to reprocess, groups still waiting for it)."""
+    ready = [g for g in groups if followed_up(g["fill"], output_root)]
+    return ready, [g for g in groups if g not in ready]
+
+
+def pending_reprocessing(data_root: str | None = None, db_url: str | None = None) -> list[dict[str, Any]]:
+    """The pending changes of every fill the follow-up has processed, by fill (the record of truth)."""
+    db = FillDB(db_url or filldb_url(_roots(data_root)))
+    try:
+        return split_followed_up(group_by_fill(db.pending()))[0]
     finally:
         db.close()
 

@@ -110,7 +110,9 @@ def world(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for exp in ("ATLAS", "CMS"):  # the new fill's archives appear later
         shutil.move(_archive(data, NEW_FILL, exp), hidden / f"{exp}.tgz")
     result = scan_years([2017], settle_seconds=0)
-    assert len(result["pending"]) == 10 and sum(len(g["changes"]) for g in result["pending"]) == 20
+    # nothing processed yet: every new fill waits for lumi_followup, none is announced for reprocessing
+    assert result["pending"] == [] and len(result["waiting"]) == 10
+    assert sum(len(g["changes"]) for g in result["waiting"]) == 20
     for fill in BASELINE:
         assert process_fill(fill, config={"year": 2017, **OVERRIDES})["ok"]
     db = FillDB(url)
@@ -130,6 +132,7 @@ def _publish_changes(data: Path, hidden: Path) -> None:
 
 
 def test_three_republished_archives_give_exactly_three_reprocessings(world) -> None:
+    from include.lumi.tasks import process_fill
     from include.massi.filedb import FillDB
 
     data, output, url, hidden = world
@@ -141,18 +144,29 @@ def test_three_republished_archives_give_exactly_three_reprocessings(world) -> N
     run = watch.test(run_conf={"years": [2017], "settle_seconds": 0})
     assert run.state == "success"
     events = _events_of(run.run_id)
-    assert sorted(e["fill"] for e in events) == [6140, 6141, 6142, NEW_FILL]
+    # the new fill is lumi_followup's: it is not announced before the follow-up has processed it
+    assert sorted(e["fill"] for e in events) == [6140, 6141, 6142]
     by_fill = {e["fill"]: e for e in events}
     change = by_fill[6141]["changes"][0]
     assert by_fill[6141]["experiments"] == ["CMS"] and change["experiment"] == "CMS"
     assert change["prev_sha256"] != change["sha256"] and change["mtime"] == change["prev_mtime"] + 3600
-    assert sorted(by_fill[NEW_FILL]["experiments"]) == ["ATLAS", "CMS"]
-    assert all(c["prev_sha256"] is None for c in by_fill[NEW_FILL]["changes"])
 
     reprocess = load_dag("lumi_reprocess.py", "lumi_reprocess")
     run = reprocess.test(run_conf={"backend": "local", "config_overrides": OVERRIDES})
     assert run.state == "success"
     db = FillDB(url)
+    assert {c.fill for c in db.pending()} == {NEW_FILL}  # still waiting for the follow-up
+    assert not (output / "lumi_followup" / f"fill_{NEW_FILL}").exists()
+
+    # the daily follow-up processes the new fill; the next scan announces its archives, and the
+    # reprocessing finds its products made from them: nothing runs, the changes are processed
+    assert process_fill(NEW_FILL, config={"year": 2017, **OVERRIDES})["ok"]
+    run = watch.test(run_conf={"years": [2017], "settle_seconds": 0})
+    (event,) = _events_of(run.run_id)
+    assert event["fill"] == NEW_FILL and sorted(event["experiments"]) == ["ATLAS", "CMS"]
+    assert all(c["prev_sha256"] is None for c in event["changes"])
+    run = reprocess.test(run_conf={"backend": "local", "config_overrides": OVERRIDES})
+    assert run.state == "success"
     assert db.pending() == []
     db.close()
     for fill in BASELINE:
@@ -169,7 +183,7 @@ def test_three_republished_archives_give_exactly_three_reprocessings(world) -> N
         assert list((work / "plots").glob("*.png"))
     assert _manifest_time(output, 6140, "sb") == untouched_time  # sb was not re-run
     new_report = json.loads((output / "lumi_followup" / f"fill_{NEW_FILL}" / "report.json").read_text())
-    assert new_report["ok"] and "massi" in new_report["ran"] and "sb" in new_report["ran"]
+    assert new_report["ok"] and new_report["ran"] == []
     assert not (output / "lumi_followup" / "fill_6143").exists()  # touched only: nothing ran
     # a second scan finds nothing to announce
     run = watch.test(run_conf={"years": [2017], "settle_seconds": 0})
@@ -183,7 +197,8 @@ def test_killed_reprocessing_loses_nothing(world) -> None:
     data, output, url, hidden = world
     before = {fill: _meas(output, fill) for fill in BASELINE}
     _publish_changes(data, hidden)
-    assert len(scan_years([2017], settle_seconds=0)["pending"]) == 4
+    scanned = scan_years([2017], settle_seconds=0)
+    assert len(scanned["pending"]) == 3 and [g["fill"] for g in scanned["waiting"]] == [NEW_FILL]
     code = (
         "from include.massi.filedb import FillDB\n"
         "from include.massi.watch import filldb_url, group_by_fill, reprocess_fill\n"
@@ -204,10 +219,10 @@ def test_killed_reprocessing_loses_nothing(world) -> None:
 
     # the watcher runs again and the reprocessing resumes: everything ends processed
     result = scan_years([2017], settle_seconds=0)
-    assert sorted(g["fill"] for g in result["pending"]) == sorted(pending_after_kill)
+    assert sorted(g["fill"] for g in result["pending"] + result["waiting"]) == sorted(pending_after_kill)
     from include.massi.watch import reprocess_fill
 
-    for group in result["pending"]:
+    for group in result["pending"] + result["waiting"]:
         assert reprocess_fill(group, config_overrides=OVERRIDES)["marked"] == len(group["changes"])
     assert db.pending() == []
     with db.engine.connect() as conn:

@@ -368,6 +368,10 @@ def load_fileset(source: Any, data_root: Path, limit: int | None = None) -> list
             raise ConfigError(f"{label}: dataset {name!r}: metadata must be an object")
         if "isMC" in metadata and not isinstance(metadata["isMC"], bool):
             raise ConfigError(f"{label}: dataset {name!r}: metadata.isMC must be true or false")
+        if "label" in metadata and not (isinstance(metadata["label"], str) and metadata["label"].strip()):
+            raise ConfigError(
+                f"{label}: dataset {name!r}: metadata.label (the plots' legend) must be a non-empty string"
+            )
         resolved: dict[str, str] = {}
         for path, tree in files.items():
             if not isinstance(tree, str) or not tree:

@@ -198,7 +198,9 @@ def configurations(root_file: str = DEMO_FILE, dataset: str = "demo_DYto2E") -> 
         "avoid_ecal_transition_tags": True,
         "require_event_to_pass_hlt_filter": True,
     }
-    fileset = {dataset: {"files": {root_file: "Events"}, "metadata": {"isMC": False}}}
+    # generated events without MC truth branches: processed as data (isMC false), labelled as what they are
+    label = "Generated Z→ee demo (no MC truth, processed as data)"
+    fileset = {dataset: {"files": {root_file: "Events"}, "metadata": {"isMC": False, "label": label}}}
     binning = {
         "el_pt_bins": [5, 20, 27, 30, 32, 35, 40, 50, 60, 100, 200],
         "el_eta_bins": [-2.5, -1.566, -1.4442, 0, 1.4442, 1.566, 2.5],

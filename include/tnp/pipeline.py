@@ -322,12 +322,15 @@ def _eff_outputs(ctx: UnitContext) -> list[Path]:
 def _run_efficiencies(ctx: UnitContext) -> dict[str, Any]:
     from include.tnp.efficiency import efficiency_table
     from include.tnp.naming import filter_file_name
-    from include.tnp.plots import plot_efficiency_1d, plot_efficiency_2d
+    from include.tnp.options import TnPOptions
+    from include.tnp.plots import plot_efficiency_1d, plot_efficiency_2d, sample_label
 
     run = ctx.workdir
     plan = load_plan(run)
+    default_vars = TnPOptions.from_dict(plan["options"]).default_vars
     files: list[str] = []
     for ds in plan["datasets"]:
+        sample = sample_label(ds["name"], ds["is_mc"], ds.get("metadata"))
         for m in _methods(plan):
             if m.name not in HIST_METHODS:
                 continue
@@ -341,18 +344,27 @@ def _run_efficiencies(ctx: UnitContext) -> dict[str, Any]:
                 names = [ax.name for ax in p.axes if ax.name != "mll"]
                 for var in names:
                     tables[var] = efficiency_table(p.project(var), fl.project(var))
-                    files.append(str(plot_efficiency_1d(tables[var], folder / f"{f}_eff_{var}.png", title)))
+                    path = folder / f"{f}_eff_{var}.png"
+                    files.append(str(plot_efficiency_1d(tables[var], path, title, sample=sample)))
                 if len(names) >= 2:
                     key = f"{names[0]}_{names[1]}"
                     tables[key] = efficiency_table(p.project(names[0], names[1]), fl.project(names[0], names[1]))
-                    files.append(str(plot_efficiency_2d(tables[key], folder / f"{f}_eff_{key}_map.png", title)))
+                    path = folder / f"{f}_eff_{key}_map.png"
+                    files.append(str(plot_efficiency_2d(tables[key], path, title, sample=sample)))
             else:
+                # the 1D axes are named pt, eta, phi; the columns behind them are the method's vars
+                vars_ = m.args.get("vars")
+                columns = dict(
+                    zip(("pt", "eta", "phi"), vars_ if isinstance(vars_, list) else default_vars, strict=False)
+                )
                 for axis, regions in histos.items():
                     for region, pair in regions.items():
                         key = f"{axis}_{region}"
                         tables[key] = efficiency_table(pair["passing"].project(axis), pair["failing"].project(axis))
                         path = folder / f"{f}_eff_{key}.png"
-                        files.append(str(plot_efficiency_1d(tables[key], path, f"{title} ({region})")))
+                        var = columns.get(axis, axis)
+                        plot = plot_efficiency_1d(tables[key], path, f"{title} ({region})", sample=sample, variable=var)
+                        files.append(str(plot))
             target = folder / f"{f}_efficiencies.json"
             atomic.write_json(target, tables)
             files.append(str(target))

@@ -1,4 +1,11 @@
-"""The per-run summary: one row per fill (state, key numbers) and an overview figure."""
+"""The per-run summary: one row per fill (state, key numbers) and an overview figure.
+
+Units of the table are in the column names (``_um``, ``_ns``, ``_h``, ``_cm2s``, ``_pb``).
+``tau_lumi_meas_ATLAS_full_h`` is the fitted τ of L = a·exp(t/τ) over the full SB, in hours, as
+stored by the fits (spec §7.6): **negative** for a decaying luminosity. The overview plots the
+luminosity lifetime −τ_L (positive), as the legacy ``TotalLumiLifetime`` plot did (spec §10), and
+its axis says so.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from include.core import atomic
@@ -97,29 +105,62 @@ def write_summary(output_root: Path, run_id: str, fills: list[int], params: dict
     return result
 
 
-def _overview(table: pd.DataFrame, path: Path) -> None:
+# (column, axis label, factor applied to the stored value, note under the axis)
+OVERVIEW_PANELS = (
+    ("peak_meas_ATLAS_cm2s", r"Peak luminosity, ATLAS measured [$10^{34}$ cm⁻²s⁻¹]", 1e-34, ""),
+    ("integrated_meas_ATLAS_pb", "Integrated luminosity, ATLAS measured [pb⁻¹]", 1.0, ""),
+    (
+        "tau_lumi_meas_ATLAS_full_h",
+        r"Luminosity lifetime $-\tau_L$, ATLAS full SB [h]",
+        -1.0,
+        "plotted: −1 × summary.csv tau_lumi_meas_ATLAS_full_h",
+    ),
+)
+
+
+def overview_figure(table: pd.DataFrame) -> Any:
+    """Bars per fill (blue: fill ok, red: failed or not processed); a missing value is marked "n/a"."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    x = table["fill"].astype(int).astype(str) if len(table) else []
-    for ax, (col, label, scale) in zip(
-        axes,
-        (
-            ("peak_meas_ATLAS_cm2s", "Peak L ATLAS [1e34 cm⁻²s⁻¹]", 1e-34),
-            ("integrated_meas_ATLAS_pb", "Integrated L ATLAS [pb⁻¹]", 1.0),
-            ("tau_lumi_meas_ATLAS_full_h", "−τ_L ATLAS full SB [h]", -1.0),
-        ),
-        strict=True,
-    ):
-        values = pd.to_numeric(table[col], errors="coerce") * scale if col in table else []
-        ax.bar(x, values, color=["tab:blue" if ok else "tab:red" for ok in table.get("ok", [])])
+    fills = table["fill"].astype(int).astype(str).tolist() if len(table) else []
+    ok = [bool(v) for v in table["ok"]] if "ok" in table else [False] * len(fills)
+    x = np.arange(len(fills))
+    colours = np.array(["tab:blue" if good else "tab:red" for good in ok], dtype=object)
+    shown: set[str] = set()
+    for ax, (col, label, scale, note) in zip(axes, OVERVIEW_PANELS, strict=True):
+        stored = pd.to_numeric(table[col], errors="coerce") if col in table else pd.Series(np.nan, index=table.index)
+        values = stored.to_numpy(dtype=float) * scale
+        drawn = np.isfinite(values)
+        ax.bar(x[drawn], values[drawn], color=list(colours[drawn]))
+        shown.update(colours[drawn])
+        for i in np.flatnonzero(~drawn):  # no value: say so instead of an empty slot
+            ax.annotate("n/a", (x[i], 0), xytext=(0, 3), textcoords="offset points", ha="center", color=colours[i])
+        ax.set_xticks(x, fills, rotation=45)
+        ax.set_xlim(-0.6, max(len(fills), 1) - 0.4)
         ax.set(xlabel="Fill", ylabel=label)
-        ax.tick_params(axis="x", rotation=45)
+        if note:
+            ax.set_title(note, fontsize=9, color="dimgrey")
+    legend = (("tab:blue", "fill ok"), ("tab:red", "fill failed or not processed"))
+    handles = [Patch(color=c, label=lab) for c, lab in legend if c in shown]  # only colours that were drawn
+    if handles:
+        axes[0].legend(handles=handles, fontsize=9)
+    if not all(ok):
+        failed = [f for f, good in zip(fills, ok, strict=True) if not good]
+        fig.text(0.01, 0.01, f"failed or not processed: {', '.join(failed)} (red)", fontsize=9, color="tab:red")
     fig.suptitle(f"Luminosity follow-up: {len(table)} fills")
     fig.tight_layout()
+    return fig
+
+
+def _overview(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = overview_figure(table)
     with atomic.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

@@ -1,4 +1,10 @@
-"""Dataset summary: windows per flavour and eta region, a few control plots (spec §8 dataset)."""
+"""Dataset summary: windows per flavour and eta region, a few control plots (spec §8 dataset).
+
+The control plots (``seed_et.png``, ``seed_eta.png``, ``ncls.png``) draw the calo-matched and
+the not-matched windows as two step histograms; a class without windows is neither drawn nor in
+the legend. The title names the sample (flavour) and gives the counts, including windows outside
+the axis range.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from include.core import atomic
 from include.ecal_windows.geometry import EB_EDGE
 
 REGIONS = (("EB", 0.0, EB_EDGE), ("EE_low", EB_EDGE, 2.0), ("EE_high", 2.0, np.inf))
+FLAVOURS = {11: "electrons", 22: "photons"}
 COLUMNS = [
     "window_metadata.flavour",
     "window_metadata.is_seed_calo_matched",
@@ -69,35 +76,70 @@ def summarize(parquet_dir: str | Path, out_dir: str | Path, extra: dict[str, Any
         "mean_ncls": float(ncls.mean()) if len(ncls) else 0.0,
         "mean_nclusters_insc_matched": float(insc[matched].mean()) if matched.any() else 0.0,
         "per_flavour_region": rows,
-        "plots": _plots(out_dir, ak.to_numpy(seed["et_seed"]), ak.to_numpy(seed["seed_eta"]), ncls, insc, matched),
+        "plots": _plots(
+            out_dir, ak.to_numpy(seed["et_seed"]), ak.to_numpy(seed["seed_eta"]), ncls, matched, sample_name(flavour)
+        ),
         **(extra or {}),
     }
     atomic.write_json(out_dir / "summary.json", summary)
     return summary
 
 
-def _plots(out_dir: Path, et: np.ndarray, eta: np.ndarray, ncls, insc, matched) -> list[str]:
+def sample_name(flavour: np.ndarray) -> str:
+    """The windows' flavour(s) in words: ``electrons``, ``photons`` or ``flavour <n>``."""
+    names = [FLAVOURS.get(f, f"flavour {f}") for f in sorted(set(np.asarray(flavour).tolist()))]
+    return ", ".join(names) or "no windows"
+
+
+def plot_specs(
+    et: np.ndarray, eta: np.ndarray, ncls: np.ndarray
+) -> list[tuple[str, str, np.ndarray, np.ndarray, bool]]:
+    """(file, x-axis label, values, bin edges, log x) of each control plot."""
+    ncls_bins = np.arange(0.5, max(int(np.max(ncls, initial=1)), 10) + 1.5)
+    return [
+        ("seed_et.png", r"Raw seed $E_\mathrm{T}$ [GeV]", et, np.geomspace(0.5, 500, 40), True),
+        ("seed_eta.png", r"Seed $\eta$", eta, np.linspace(-3.1, 3.1, 63), False),
+        ("ncls.png", "Clusters per window", ncls, ncls_bins, False),
+    ]
+
+
+def control_figure(label: str, values: np.ndarray, bins: np.ndarray, logx: bool, matched: np.ndarray, sample: str):
+    """Step histograms of the matched and the not-matched windows (only the classes that have any)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    made = []
-    specs = [
-        ("seed_et.png", "raw seed Et [GeV]", et, np.geomspace(0.5, 500, 40), True),
-        ("seed_eta.png", "seed eta", eta, np.linspace(-3.1, 3.1, 63), False),
-        ("ncls.png", "clusters per window", ncls, np.arange(0.5, max(int(ncls.max(initial=1)), 10) + 1.5), False),
-    ]
-    for name, label, values, bins, logx in specs:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.hist(values[matched], bins=bins, histtype="step", label="calo matched")
-        ax.hist(values[~matched], bins=bins, histtype="step", label="not matched")
-        if logx:
-            ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("windows")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for sel, name, color in ((matched, "calo matched", "tab:blue"), (~matched, "not calo matched", "tab:orange")):
+        if sel.any():
+            ax.hist(values[sel], bins=bins, histtype="step", color=color, label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(label)
+    ax.set_ylabel("Windows per bin")
+    title = f"{sample}: {len(values)} windows, {int(matched.sum())} calo matched"
+    with np.errstate(invalid="ignore"):
+        outside = int(np.count_nonzero(~((values >= bins[0]) & (values <= bins[-1]))))
+    if outside:
+        title += f", {outside} outside the axis"
+    ax.set_title(title, fontsize=9)
+    if len(values):
         ax.legend()
-        fig.tight_layout()
+    else:
+        ax.text(0.5, 0.5, "no windows", transform=ax.transAxes, ha="center", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def _plots(
+    out_dir: Path, et: np.ndarray, eta: np.ndarray, ncls: np.ndarray, matched: np.ndarray, sample: str
+) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    made = []
+    for name, label, values, bins, logx in plot_specs(et, eta, ncls):
+        fig = control_figure(label, values, bins, logx, matched, sample)
         with atomic.atomic_path(out_dir / name) as tmp:
             fig.savefig(tmp, format="png", dpi=80, metadata={"Software": None})
         plt.close(fig)

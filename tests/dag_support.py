@@ -7,6 +7,7 @@ under a configured bundle, so every DAG a test runs goes through :func:`register
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,54 @@ def task_states(run: Any) -> dict[str, list[str]]:
     with create_session() as session:
         for ti in run.get_task_instances(session=session):
             states.setdefault(ti.task_id, []).append(str(ti.state))
+    return states
+
+
+def form_conf(dag: Any) -> dict[str, Any]:
+    """The conf the trigger form submits when nothing is touched: every field's default.
+
+    Fails naming the field when one cannot be submitted as shown: no default (the form requires a
+    value), or an empty default ``""``, ``[]`` or ``{}`` whose type does not allow ``null`` (the
+    Airflow 3 form shows such a field as required and invalid, and disables the Trigger button).
+    """
+    from airflow.sdk.definitions._internal.types import NOTSET
+
+    conf = {}
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        types = param.schema.get("type")
+        nullable = "null" in (types if isinstance(types, list) else [types])
+        assert param.value is not NOTSET, f"{dag.dag_id}: field {name!r} has no default: the form requires a value"
+        empty = param.value in ("", [], {}) and not isinstance(param.value, bool)
+        assert nullable or not empty, f"{dag.dag_id}: field {name!r} defaults to {param.value!r} but is not nullable"
+        conf[name] = param.value
+    return conf
+
+
+def assert_refused_at_once(dag: Any, conf: dict[str, Any], field: str, value: Any, capfd: Any) -> dict[str, list[str]]:
+    """Run ``dag`` with an invalid ``conf``; return the task states after checking the outcome.
+
+    The first task, ``validate_params``, failed on its first try (no retry) with a message that
+    names the form field and the value; every other task is ``upstream_failed`` or ``skipped``
+    (none ran and crashed); the run failed. ``capfd`` is pytest's fixture: ``dag.test()`` runs the
+    tasks in this process and logs their exceptions to stdout.
+    """
+    from airflow.utils.session import create_session
+
+    capfd.readouterr()
+    run = dag.test(run_conf=conf)
+    out = capfd.readouterr().out
+    states = task_states(run)
+    assert str(run.state) == "failed", states
+    with create_session() as session:
+        (first,) = [ti for ti in run.get_task_instances(session=session) if ti.task_id == "validate_params"]
+        assert (str(first.state), first.try_number) == ("failed", 1), (first.state, first.try_number)
+    others = {task: s for task, s in states.items() if task != "validate_params"}
+    assert all(state in ("upstream_failed", "skipped") for s in others.values() for state in s), others
+    messages = re.findall(r"AirflowFailException: (.*)", out)
+    assert messages, "validate_params logged no AirflowFailException"
+    text = value if isinstance(value, str) else repr(value)
+    assert any(f"parameter {field!r}" in m and text in m for m in messages), (field, text, messages)
     return states
 
 

@@ -1,23 +1,32 @@
-"""What every DAG file shares: default arguments and the common trigger-form fields.
+"""What every DAG file shares: default arguments, the common trigger-form fields, the first task
+that checks the form, and the wiring of the fan-in tasks that run after the units.
 
 Only ``dags/`` and the execution layer import this module (it imports ``airflow.sdk``);
 production task code never does.
+
+Every DAG starts with :func:`validation_task` (``validate_params``): it runs the production's
+form check once, never retried, and a refused form fails it at once with a message that names the
+form field and the value. A task that must run after the units even when some failed (a summary,
+a final check) is wired with :func:`fan_in`: it waits for everything upstream, but is
+``upstream_failed`` - never run - when the form was refused, and its own failure fails the run.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import importlib
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-from airflow.sdk import Param
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Param, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include.core.errors import ConfigError, InputFileError, ParamError
 from include.settings import BACKENDS
 
 OWNER = "hep-productions"
+VALIDATE_TASK = "validate_params"
 
 
 def default_args(retries: int = 3, **extra: Any) -> dict[str, Any]:
@@ -71,3 +80,88 @@ def permanent_errors(*extra: type[BaseException]) -> Iterator[None]:
         yield
     except (ParamError, InputFileError, ConfigError, *extra) as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+def _import(ref: str) -> Any:
+    """The object named by ``"package.module:name"`` (imported when the task runs, not at parse time)."""
+    module, _, name = ref.partition(":")
+    if not module or not name:
+        raise ValueError(f"{ref!r}: expected 'package.module:name'")
+    return getattr(importlib.import_module(module), name)
+
+
+def validation_task(validator: str, *, permanent: Sequence[str | type[BaseException]] = (), doc: str = "") -> Any:
+    """The first task of every DAG, ``validate_params``: ``validator`` checks the trigger form.
+
+    ``validator`` (``"package.module:function"``, imported when the task runs) receives the form as
+    a plain dict (optional fields may be None) and returns the normalized configuration, which is
+    the task's XCom. The task is never retried (``retries=0``): a ``ParamError``,
+    ``InputFileError`` or ``ConfigError`` - and the ``permanent`` types a production names, as
+    classes or ``"package.module:Class"`` - fails it at once (``AirflowFailException``) with the
+    validator's message, which names the form field and the value. Use the result as the task:
+    ``validated = dagkit.validation_task("include.x.pipeline:validate_form")()``.
+    """
+
+    def validate_params(params: dict[str, Any] | None = None) -> Any:
+        check = _import(validator)
+        extra = tuple(_import(p) if isinstance(p, str) else p for p in permanent)
+        with permanent_errors(*extra):
+            return check(dict(params or {}))
+
+    validate_params.__doc__ = doc or (
+        "Check the trigger form. Never retried: a refused form fails here at once, naming the field and the value."
+    )
+    return task(task_id=VALIDATE_TASK, retries=0)(validate_params)
+
+
+def fan_in(task_output: Any, validated: Any) -> Any:
+    """Wire a fan-in task (summary, final check) of a DAG whose first task's XCom is ``validated``.
+
+    The task runs once everything upstream of it is done, failed units included, but only when
+    the form was accepted: it is a teardown of ``validate_params`` (trigger rule
+    ``all_done_setup_success``), so a refused form leaves it ``upstream_failed`` instead of running
+    it on missing inputs; ``on_failure_fail_dagrun`` keeps its failure (e.g. "2 of 5 fills failed")
+    failing the run. A plain ``all_done`` task would run after a refused form, and a skipped last
+    task would mark such a run successful. Returns ``task_output``.
+    """
+    return task_output.as_teardown(setups=validated, on_failure_fail_dagrun=True)
+
+
+def upstream_result(value: Any, task_id: str) -> Any:
+    """``value``, the XCom of ``task_id`` read by a fan-in task, unless that task did not succeed.
+
+    A fan-in task runs after failed upstream tasks; their XCom is then None. This fails the fan-in
+    at once (no retries) saying which task to look at, instead of a ``TypeError`` on None.
+    """
+    if value is None:
+        raise AirflowFailException(f"task {task_id} did not succeed, so there is nothing to summarize: see its log")
+    return value
+
+
+def failed_tasks() -> list[str]:
+    """The failed task instances of the current run: ``task`` or ``task[i]`` for a mapped instance."""
+    context = get_current_context()
+    dag_id, run_id = context["dag"].dag_id, context["run_id"]
+    states = context["ti"].get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+    known = set(context["dag"].task_ids)
+    failed = []
+    for key, state in states.items():
+        if str(state) != "failed":
+            continue
+        task_id, _, index = key.rpartition("_")
+        failed.append(f"{task_id}[{index}]" if key not in known and task_id in known and index.isdigit() else key)
+    return sorted(failed)
+
+
+def report_failures(where: str = "") -> NoReturn:
+    """Body of a DAG's last task (wired with :func:`fan_in`): fail the run naming every failed task.
+
+    Skips when no task failed. ``where`` is appended to the message, e.g. the file that lists the
+    failed units. Never retried.
+    """
+    failed = failed_tasks()
+    if not failed:
+        raise AirflowSkipException("no task of this run failed")
+    dag_id = get_current_context()["dag"].dag_id
+    logs = "its log" if len(failed) == 1 else "their logs"
+    raise AirflowFailException(f"{dag_id}: failed: {', '.join(failed)}; see {logs}{where}")

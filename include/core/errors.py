@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class ProductionError(Exception):
     """Base class of the errors raised by productions."""
@@ -40,3 +43,24 @@ class UnitBusy(RuntimeError):
         super().__init__(f"{workdir} is busy ({holder}); its steps run one at a time")
         self.workdir = workdir
         self.holder = holder
+
+
+@contextlib.contextmanager
+def form_field(field: str, *aliases: str) -> Iterator[None]:
+    """Report every problem raised inside as a problem of the trigger-form field ``field``.
+
+    Readers name what they read (``runner``, ``fileset file of X``, a file path); the user typed
+    into a form field. A :class:`ParamError` about another name becomes ``ParamError(field, ...)``
+    that keeps the inner name (dropped when it is one of ``aliases``, i.e. the same thing), and a
+    :class:`ConfigError` or :class:`InputFileError` about what the field points at becomes
+    ``ParamError(field, <its message>)``.
+    """
+    try:
+        yield
+    except ParamError as exc:
+        if exc.param == field:
+            raise
+        problem = exc.problem if exc.param in aliases else f"{exc.param}: {exc.problem}"
+        raise ParamError(field, problem) from exc
+    except (ConfigError, InputFileError) as exc:
+        raise ParamError(field, str(exc)) from exc

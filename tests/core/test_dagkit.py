@@ -29,3 +29,43 @@ def test_defaults_retry_with_backoff_and_backend_choices() -> None:
     assert args["retries"] == 3 and args["retry_exponential_backoff"] is True
     param = backend_param(choices=("local", "condor"))
     assert param.schema["enum"] == ["local", "condor"] and "apptainer" not in param.description
+
+
+def test_form_field_names_the_field_the_user_typed_into() -> None:
+    from include.core.errors import form_field
+
+    with pytest.raises(ParamError) as caught, form_field("config", "runner"):
+        raise ParamError("runner", "'x; rm' contains the shell metacharacter ';'")
+    assert str(caught.value) == "parameter 'config': 'x; rm' contains the shell metacharacter ';'"
+    with pytest.raises(ParamError) as caught, form_field("fileset"):
+        raise ParamError("fileset file of demo", "/etc/hosts is outside the allowed roots")
+    assert caught.value.param == "fileset" and "fileset file of demo: /etc/hosts" in str(caught.value)
+    with (
+        pytest.raises(ParamError, match=r"^parameter 'binning': inline binning: pt_bins must be"),
+        form_field("binning"),
+    ):
+        raise ConfigError("inline binning: pt_bins must be increasing")
+
+
+def test_validation_task_is_never_retried_and_fails_at_once_naming_the_field() -> None:
+    from include.core.dagkit import VALIDATE_TASK, validation_task
+
+    echo = validation_task("builtins:dict")  # the validator gets the form as a plain dict
+    assert (echo.kwargs["task_id"], echo.kwargs["retries"]) == (VALIDATE_TASK, 0)
+    assert echo.function(params={"fills": None}) == {"fills": None}
+    validate = validation_task("include.ecal_windows.pipeline:validate_params")
+    with pytest.raises(AirflowFailException, match=r"^parameter 'no_such_field': unknown parameter"):
+        validate.function(params={"no_such_field": 1})
+    # a type the production names as permanent, given as "module:Class" (resolved when the task runs)
+    with pytest.raises(TypeError):
+        validation_task("include.core.paths:safe_name").function(params={})  # safe_name(value, param)
+    with pytest.raises(AirflowFailException, match="missing 1 required positional argument"):
+        validation_task("include.core.paths:safe_name", permanent=["builtins:TypeError"]).function(params={})
+
+
+def test_a_fan_in_fails_clearly_on_a_missing_upstream_result() -> None:
+    from include.core.dagkit import upstream_result
+
+    assert upstream_result([], "plan") == []
+    with pytest.raises(AirflowFailException, match="task plan did not succeed"):
+        upstream_result(None, "plan")

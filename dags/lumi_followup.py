@@ -7,7 +7,8 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task, task_group
 
-from include.core.dagkit import backend_param, default_args, force_param, permanent_errors
+from include.core import dagkit
+from include.core.dagkit import backend_param, default_args, force_param
 from include.lumi.graph import FORCE_CHOICES, REQUIRES
 
 DOC = """
@@ -21,6 +22,8 @@ run summary: `<output root>/lumi_followup/runs/<run id>/`.
 
 * **fills** empty: every fill of the beam-mode table that passes the selection and is newer than
   the last fill of the last successful run.
+* **config_overrides**: keys of the year's configuration with values of the key's type, e.g.
+  `{"doSBModel": true, "plotDpi": 100}`; an unknown key or a value of the wrong type is refused.
 * **force**: re-run a step and everything downstream (a step whose products are fresh does nothing).
 * **backend**: `local` (worker) or `condor` (one HTCondor job per fill and step; with **split**,
   one job per chunk and step).
@@ -29,7 +32,9 @@ run summary: `<output root>/lumi_followup/runs/<run id>/`.
 
 Each fill (or chunk) is one mapped task group `fill` with one task per step, in dependency order;
 a failing fill fails alone. `publish` announces every finished fill as the asset
-`lumi_followup_fill_<N>` (through the alias `lumi_followup_fills`).
+`lumi_followup_fill_<N>` (through the alias `lumi_followup_fills`). `validate_params` checks the
+form first and is never retried: a refused form fails it at once, naming the field and the value,
+and nothing else runs.
 """
 
 YEARS = [2016, 2017, 2018]
@@ -53,8 +58,8 @@ def _fills_label(unit: dict[str, Any]) -> str:
     default_args=default_args(),
     params={
         "fills": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "integer", "minimum": 1},
             title="Fills",
             description="Fill numbers to process; empty = every new fill since the last successful run.",
@@ -78,37 +83,20 @@ def _fills_label(unit: dict[str, Any]) -> str:
             "instead of failing.",
         ),
         "config_overrides": Param(
-            {},
-            type="object",
+            None,
+            type=["null", "object"],
             title="Configuration overrides",
-            description='Keys of the year\'s configuration to override for this run, e.g. {"doSBModel": true}.',
+            description="Keys of the year's configuration to override for this run, each with a value of the "
+            'key\'s type, e.g. {"doSBModel": true}; empty: none.',
         ),
     },
 )
 def lumi_followup() -> None:
-    @task
-    def validate_params() -> dict[str, Any]:
-        """Check the trigger form beyond its JSON schema; return the normalized parameters."""
-        from include.core.errors import ParamError
-        from include.lumi.config import load_config
-
-        params = get_current_context()["params"]
-        fills = [int(f) for f in params["fills"]]
-        overrides = dict(params.get("config_overrides") or {})
-        with permanent_errors():  # a retry cannot fix the form
-            if len(set(fills)) != len(fills):
-                raise ParamError("fills", "fill numbers repeat")
-            if params["force"] not in FORCE_CHOICES:
-                raise ParamError("force", f"{params['force']!r} is not one of {FORCE_CHOICES}")
-            load_config(int(params["year"]), overrides)  # refuses unknown keys or bad values
-        return {
-            "fills": sorted(fills),
-            "split": int(params.get("split") or 0),
-            "force": params["force"],
-            "backend": params["backend"],
-            "require_massi": bool(params.get("require_massi", True)),
-            "config": {"year": int(params["year"]), **overrides},
-        }
+    validate_params = dagkit.validation_task(
+        "include.lumi.planning:validate_form",
+        doc="Check the trigger form beyond its JSON schema (fills, overrides against the year's configuration); "
+        "return the normalized parameters. Never retried.",
+    )
 
     @task
     def plan(settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -170,11 +158,12 @@ def lumi_followup() -> None:
         for step in REQUIRES:
             tasks[step] >> last
 
-    @task(trigger_rule="all_done")
-    def summary(settings: dict[str, Any], units: list[dict[str, Any]]) -> dict[str, Any]:
+    @task
+    def summary(settings: dict[str, Any], units: list[dict[str, Any]] | None) -> dict[str, Any]:
         """Table of the fills and an overview figure; when all succeeded, remember the last complete fill.
 
-        Fails (without retries) when a fill failed, so that the run is marked failed.
+        Runs after failed fills too (not after a refused form). Fails (without retries) when a fill
+        failed, so that the run is marked failed.
         """
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -183,7 +172,7 @@ def lumi_followup() -> None:
         from include.settings import load_settings
 
         context = get_current_context()
-        fills = sorted(f for unit in units for f in unit["fills"])
+        fills = sorted(f for unit in dagkit.upstream_result(units, "plan") for f in unit["fills"])
         result = write_summary(load_settings().output_root, context["run_id"], fills, settings)
         done = highest_complete(settings["config"], fills) if fills and not result["failed"] else None
         if done is not None:
@@ -196,7 +185,7 @@ def lumi_followup() -> None:
     settings = validate_params()
     units = plan(settings)
     groups = fill_steps.expand(unit=units)
-    summary(settings, units).set_upstream(groups)
+    dagkit.fan_in(summary(settings, units), settings).set_upstream(groups)
 
 
 lumi_followup()

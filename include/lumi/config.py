@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -10,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from include.core.errors import ConfigError
+from include.core.errors import ConfigError, ParamError, form_field
+from include.core.paths import reject_shell_metacharacters, resolve_inside
 
 YEARS = (2016, 2017, 2018)
 MODELS = ("EmpiricalBlowupLosses", "EmpiricalBlowupBOff", "IBSBOff", "IBSLosses", "EmpiricalblengthLosses")
@@ -226,3 +229,130 @@ def load_config(year: int, overrides: dict[str, Any] | None = None) -> LumiConfi
     data = yaml.safe_load(text)
     data.update(overrides or {})
     return config_from_dict(data, f"include/lumi/config/{year}.yaml")
+
+
+# -- run overrides (the trigger form's config_overrides) --------------------------------------
+
+_TYPE_NAMES = {bool: ("a boolean", "booleans"), int: ("an integer", "integers"), float: ("a number", "numbers")}
+_TYPE_NAMES[str] = ("a string", "strings")
+# Folders below <data root>/lumi that an override may move (they must stay inside the data root).
+PATH_KEYS = ("data_folder", "massi_afs_path")
+
+
+def _describe(tp: Any, plural: bool = False) -> str:
+    """What a value of the annotation ``tp`` is, in words (``a boolean``, ``a list of numbers``, ...)."""
+    if tp in _TYPE_NAMES:
+        return _TYPE_NAMES[tp][plural]
+    if tp is Case:
+        return "case objects" if plural else "a case object {case: <integer>, correction_factor_1h: <number>, ...}"
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is list:
+        return f"{'lists' if plural else 'a list'} of {_describe(args[0], True)}"
+    if origin is dict:
+        return f"{'objects' if plural else 'an object'} of {_describe(args[1], True)}"
+    return "values" if plural else "a value"
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    """Whether ``value`` (parsed JSON) has the type of the annotation ``tp`` (a bool is not a number)."""
+    if tp is Any:
+        return True
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if tp is Case:
+        names = {f.name: f.type for f in fields(Case)}
+        return (
+            isinstance(value, dict)
+            and "case" in value
+            and set(value) <= set(names)
+            and _fits(value["case"], int)
+            and all(_fits(v, float) for k, v in value.items() if k != "case")
+        )
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        keys_ok = (lambda k: str(k).lstrip("-").isdigit()) if args[0] is int else (lambda k: isinstance(k, str))
+        return isinstance(value, dict) and all(keys_ok(k) and _fits(v, args[1]) for k, v in value.items())
+    return False
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+
+
+def check_overrides(
+    overrides: Any, years: Iterable[int], param: str = "config_overrides", data_root: Path | None = None
+) -> dict[str, Any]:
+    """Check a run's configuration overrides against :class:`LumiConfig`; return them (None: ``{}``).
+
+    Every key must be a configuration key other than ``year`` (the run's year comes from the form or
+    the fill) and every value must have the key's type (``"no"`` is not a boolean, ``true`` is not a
+    number); text may hold no shell metacharacter and the folders (:data:`PATH_KEYS`,
+    ``massi_exp_folders``) must stay inside the data root. Then the configuration of every year in
+    ``years`` is built with them, so the per-key rules (positive steps, known models, ...) apply.
+    All problems are reported together, as problems of the form field ``param``.
+    """
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise ParamError(param, f"must be an object of configuration keys, got {overrides!r}")
+    hints = typing.get_type_hints(LumiConfig)
+    problems = []
+    for key, value in overrides.items():
+        if key not in hints:
+            problems.append(f"unknown key {key!r} (value {value!r})")
+        elif key == "year":
+            problems.append(f"key 'year' cannot be overridden (got {value!r}): the run's year is used")
+        elif not _fits(value, hints[key]):
+            problems.append(f"key {key!r} must be {_describe(hints[key])}, got {value!r}")
+        else:
+            for text in _strings(value):
+                try:
+                    reject_shell_metacharacters(text.replace("<YEAR>", ""), key)
+                except ParamError as exc:
+                    problems.append(f"key {exc.param!r}: {exc.problem}")
+                    break
+    if problems:
+        raise ParamError(param, "; ".join(problems))
+    _check_folders(overrides, years, param, data_root)
+    with form_field(param):
+        for year in years:
+            load_config(int(year), overrides)
+    return dict(overrides)
+
+
+def _check_folders(overrides: dict[str, Any], years: Iterable[int], param: str, data_root: Path | None) -> None:
+    """The folders an override names stay inside the data root (relative ones are below ``<data root>/lumi``)."""
+    if not any(key in overrides for key in (*PATH_KEYS, "massi_exp_folders", "massi_year")):
+        return
+    if data_root is None:
+        from include.settings import load_settings
+
+        data_root = load_settings().data_root
+    for year in years:
+        cfg = {**load_config(int(year)).to_dict(), **overrides}
+        base = Path(data_root) / "lumi"
+        massi = base / cfg["massi_afs_path"].replace("<YEAR>", str(cfg["massi_year"]))
+        folders = [("data_folder", cfg["data_folder"], base / cfg["data_folder"])]
+        folders.append(("massi_afs_path", cfg["massi_afs_path"], massi))
+        folders += [("massi_exp_folders", sub, Path(f"{massi}/{sub}")) for sub in cfg["massi_exp_folders"]]
+        for key, value, folder in folders:
+            try:
+                resolve_inside(folder, [data_root], key)
+            except ParamError as exc:
+                raise ParamError(param, f"key {key!r} ({value!r}): {exc.problem}") from exc

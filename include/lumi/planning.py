@@ -7,12 +7,52 @@ from pathlib import Path
 from typing import Any
 
 from include.core import atomic
-from include.core.errors import InputFileError
+from include.core.errors import InputFileError, ParamError
 from include.core.paths import resolve_inside
-from include.lumi.config import load_config
+from include.lumi.config import YEARS, check_overrides, load_config
 from include.lumi.fills import select_fills
 from include.lumi.inputs import load_fill_table
 from include.settings import load_settings
+
+BACKENDS = ("local", "condor")
+
+
+def _choice(params: dict[str, Any], name: str, default: Any, allowed: tuple | list) -> Any:
+    value = params.get(name, default)
+    if value not in allowed:
+        raise ParamError(name, f"{value!r} is not one of {', '.join(map(str, allowed))}")
+    return value
+
+
+def validate_form(params: dict[str, Any]) -> dict[str, Any]:
+    """The lumi_followup DAG's first task: check the trigger form; return the run's settings.
+
+    Empty ``fills`` (None or ``[]``) means every new fill; empty ``config_overrides`` none.
+    """
+    from include.lumi.graph import FORCE_CHOICES
+
+    fills = params.get("fills") or []
+    if not isinstance(fills, list) or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in fills):
+        raise ParamError("fills", f"{fills!r}: give fill numbers (positive integers)")
+    repeated = sorted({f for f in fills if fills.count(f) > 1})
+    if repeated:
+        raise ParamError("fills", f"fill numbers repeat: {repeated}")
+    year = _choice(params, "year", 2017, YEARS)
+    split = params.get("split") or 0
+    if isinstance(split, bool) or not isinstance(split, int) or split < 0:
+        raise ParamError("split", f"{split!r} must be an integer >= 0")
+    require_massi = params.get("require_massi", True)
+    if not isinstance(require_massi, bool):
+        raise ParamError("require_massi", f"{require_massi!r} must be true or false")
+    overrides = check_overrides(params.get("config_overrides"), [year])
+    return {
+        "fills": sorted(fills),
+        "split": split,
+        "force": _choice(params, "force", "none", FORCE_CHOICES),
+        "backend": _choice(params, "backend", "local", BACKENDS),
+        "require_massi": require_massi,
+        "config": {"year": year, **overrides},
+    }
 
 
 def selected_fills(config: dict[str, Any], data_root: str | None = None, after: int | None = None) -> list[int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dag_support import load_dag, pool_unavailable, task_states
+from dag_support import assert_refused_at_once, form_conf, load_dag, pool_unavailable, task_states
 
 REPO = Path(__file__).resolve().parents[2]
 FILLS = [6140, 6141]
@@ -165,6 +165,50 @@ def test_form_matches_step_graph_and_refuses_bad_input(tmp_path: Path, monkeypat
     run = dag.test(run_conf={"fills": [6140], "config_overrides": {"t_step_sec": -1}})
     assert run.state == "failed"
     assert not (tmp_path / "lumi_followup").exists()  # refused before any fill was touched
+
+
+def test_form_defaults_mean_new_fills_and_no_overrides() -> None:
+    from include.lumi.planning import validate_form
+
+    conf = form_conf(load_dag("lumi_followup.py", "lumi_followup", None))
+    assert (conf["fills"], conf["config_overrides"]) == (None, None)
+    expected = {"fills": [], "split": 0, "force": "none", "backend": "local", "require_massi": True}
+    assert validate_form(conf) == {**expected, "config": {"year": 2017}}
+    assert validate_form({**conf, "fills": [], "config_overrides": {}}) == validate_form(conf)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("config_overrides", {"doSBPlots": "no"}, "key 'doSBPlots' must be a boolean, got 'no'"),
+        ("config_overrides", {"plotDpi": True}, "key 'plotDpi' must be an integer, got True"),
+        ("config_overrides", {"models": "IBSLosses"}, "key 'models' must be a list of strings, got 'IBSLosses'"),
+        ("config_overrides", {"noSuchKey": 1}, "unknown key 'noSuchKey' (value 1)"),
+        ("config_overrides", {"year": 2016}, "key 'year' cannot be overridden"),
+        ("config_overrides", {"t_step_sec": -1}, "key 't_step_sec': must be a positive number, got -1"),
+        ("config_overrides", {"data_folder": "../../etc"}, "key 'data_folder' ('../../etc'):"),
+        ("config_overrides", {"massi_afs_path": "m/$(id)/"}, "key 'massi_afs_path': 'm/$(id)/' contains"),
+        ("fills", [6140, 6140], "fill numbers repeat: [6140]"),
+    ],
+)
+def test_form_problems_name_the_field_and_the_value(field: str, value, message: str) -> None:
+    from include.core.errors import ParamError
+    from include.lumi.planning import validate_form
+
+    conf = {**form_conf(load_dag("lumi_followup.py", "lumi_followup", None)), field: value}
+    with pytest.raises(ParamError) as caught:
+        validate_form(conf)
+    assert caught.value.param == field and message in str(caught.value)
+
+
+def test_invalid_overrides_fail_the_first_task_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
+    monkeypatch.setenv("HEP_OUTPUT_ROOT", str(tmp_path))
+    dag = load_dag("lumi_followup.py", "lumi_followup", retries=None)  # the DAG's own retries
+    conf = {"fills": [6140], "config_overrides": {"doSBModel": "x; rm -rf /", "noSuchKey": 1}}
+    message = "key 'doSBModel' must be a boolean, got 'x; rm -rf /'; unknown key 'noSuchKey' (value 1)"
+    states = assert_refused_at_once(dag, conf, "config_overrides", message, capfd)
+    assert states["plan"] == ["upstream_failed"] and states["summary"] == ["upstream_failed"]
+    assert not (tmp_path / "lumi_followup").exists()
 
 
 @pytest.fixture

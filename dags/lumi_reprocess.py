@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, task
 
+from include.core import dagkit
 from include.core.dagkit import backend_param, default_args
 
 MASSI_CHANGES = Asset("lumi_massi_changes")
@@ -21,6 +22,10 @@ stale and with it everything downstream (lifetime, fits, SB model, their plots).
 has not processed yet are left to it (their changes wait, pending, until it has). Replaced products
 are kept with a dated suffix (`_<YYYYMMDD>`). Only after a fill succeeded are its changes marked
 processed; a failed fill stays pending and is retried after the next scan.
+
+`validate_params` checks the form first (the overrides against the configuration of every year) and
+is never retried: a refused form fails it at once, naming the field and the value, before any fill
+is touched.
 """
 
 
@@ -36,15 +41,20 @@ processed; a failed fill stays pending and is retried after the next scan.
     params={
         "backend": backend_param(choices=("local", "condor")),
         "config_overrides": Param(
-            {},
-            type="object",
+            None,
+            type=["null", "object"],
             title="Configuration overrides",
             description="The same overrides as the regular lumi_followup runs (otherwise the steps that "
-            "depend on them re-run too).",
+            "depend on them re-run too); empty: none.",
         ),
     },
 )
 def lumi_reprocess() -> None:
+    validate_params = dagkit.validation_task(
+        "include.massi.watch:validate_reprocess_form",
+        doc="Check the backend and the configuration overrides (keys, types, values for every year). Never retried.",
+    )
+
     @task
     def pending() -> list[dict[str, Any]]:
         """Every fill with Massi changes not yet processed that lumi_followup has already processed."""
@@ -53,19 +63,19 @@ def lumi_reprocess() -> None:
         return pending_reprocessing()
 
     @task(max_active_tis_per_dagrun=4)
-    def reprocess(group: dict[str, Any]) -> dict[str, Any]:
+    def reprocess(settings: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
         """Reprocess one fill, then mark exactly the changes it started with as processed."""
         from include.massi.watch import reprocess_fill
 
-        params = get_current_context()["params"]
-        return reprocess_fill(group, backend=params["backend"], config_overrides=params["config_overrides"])
+        return reprocess_fill(group, backend=settings["backend"], config_overrides=settings["config_overrides"])
 
-    @task(trigger_rule="all_done")
-    def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-        """What was reprocessed, and what is still pending."""
+    @task
+    def summary(groups: list[dict[str, Any]] | None, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """What was reprocessed, and what is still pending (runs after failed fills too)."""
         from include.massi.filedb import FillDB
         from include.massi.watch import filldb_url
 
+        dagkit.upstream_result(groups, "pending")
         db = FillDB(filldb_url())
         try:
             still = sorted({c.fill for c in db.pending()})
@@ -73,7 +83,11 @@ def lumi_reprocess() -> None:
             db.close()
         return {"reprocessed": sorted(r["fill"] for r in results if r), "still_pending": still}
 
-    summary(reprocess.expand(group=pending()))
+    settings = validate_params()
+    groups = pending()
+    settings >> groups
+    results = reprocess.partial(settings=settings).expand(group=groups)
+    dagkit.fan_in(summary(groups, results), settings)
 
 
 lumi_reprocess()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
+from airflow.sdk import Asset, AssetAlias, Param, dag, task
 
+from include.core import dagkit
 from include.core.dagkit import default_args, permanent_errors
 
 MASSI_CHANGES = Asset("lumi_massi_changes")
@@ -27,6 +28,9 @@ it has not processed yet is its business: the change waits for it) it emits one 
 with `extra = {fill, year, experiments, changes: [{experiment, mtime, sha256, prev_mtime, prev_sha256}]}`;
 that asset schedules `lumi_reprocess`. A change counts as processed only when its reprocessing
 succeeded, so a failed reprocessing is announced again by the next scan: nothing is lost.
+
+`validate_params` checks the form first (every year needs a lumi configuration) and is never
+retried: a refused form fails it at once, naming the field and the value.
 """
 
 
@@ -60,14 +64,18 @@ succeeded, so a failed reprocessing is announced again by the next scan: nothing
     },
 )
 def massi_watch() -> None:
+    validate_params = dagkit.validation_task(
+        "include.massi.watch:validate_watch_form",
+        doc="Check the years (each with a lumi configuration) and the settle time. Never retried.",
+    )
+
     @task
-    def scan() -> dict[str, Any]:
+    def scan(settings: dict[str, Any]) -> dict[str, Any]:
         """Scan the folders and record changes; return the scan reports and every pending fill."""
         from include.massi.watch import scan_years
 
-        params = get_current_context()["params"]
         with permanent_errors():
-            return scan_years([int(y) for y in params["years"]], settle_seconds=float(params["settle_seconds"]))
+            return scan_years(settings["years"], settle_seconds=settings["settle_seconds"])
 
     @task(outlets=[MASSI_CHANGE_ALIAS])
     def announce(result: dict[str, Any], *, outlet_events=None) -> list[int]:
@@ -85,7 +93,7 @@ def massi_watch() -> None:
             outlet_events[MASSI_CHANGE_ALIAS].add(MASSI_CHANGES, extra=extra)
         return [group["fill"] for group in result["pending"]]
 
-    announce(scan())
+    announce(scan(validate_params()))
 
 
 massi_watch()

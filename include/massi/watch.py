@@ -44,6 +44,34 @@ def massi_layout(year: int, data_root: Path) -> tuple[Path, list[str]]:
     return root, [folder.rstrip("/") for folder in cfg.massi_exp_folders]
 
 
+def validate_watch_form(params: dict[str, Any]) -> dict[str, Any]:
+    """The massi_watch DAG's first task: the years to scan (each with a lumi configuration) and the settle time."""
+    from include.lumi.config import YEARS
+
+    years = params.get("years")
+    if not isinstance(years, list) or not years or any(isinstance(y, bool) or not isinstance(y, int) for y in years):
+        raise ParamError("years", f"{years!r}: give one or more years")
+    unknown = [y for y in years if y not in YEARS]
+    if unknown:
+        raise ParamError("years", f"{unknown} have no lumi configuration (known: {', '.join(map(str, YEARS))})")
+    if len(set(years)) != len(years):
+        raise ParamError("years", f"{years!r}: years repeat")
+    settle = params.get("settle_seconds", 120)
+    if isinstance(settle, bool) or not isinstance(settle, int | float) or not 0 <= settle <= 86400:
+        raise ParamError("settle_seconds", f"{settle!r} must be a number of seconds in [0, 86400]")
+    return {"years": sorted(years), "settle_seconds": float(settle)}
+
+
+def validate_reprocess_form(params: dict[str, Any]) -> dict[str, Any]:
+    """The lumi_reprocess DAG's first task: the backend, and overrides valid for every year a fill can have."""
+    from include.lumi.config import YEARS, check_overrides
+
+    backend = params.get("backend", "local")
+    if backend not in ("local", "condor"):
+        raise ParamError("backend", f"{backend!r} is not one of local, condor")
+    return {"backend": backend, "config_overrides": check_overrides(params.get("config_overrides"), YEARS)}
+
+
 def _roots(data_root: str | None) -> Path:
     settings = load_settings()
     return resolve_inside(data_root or settings.data_root, [settings.data_root], "data_root")

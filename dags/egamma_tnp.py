@@ -36,6 +36,10 @@ tool names them: `<filter>_histos.pkl` (pickled `hist.Hist`), `passing_/failing_
 `<filter>_report.json`, plus `<filter>_efficiencies.json` and PNG plots; `summary.json` / `summary.md`
 hold the counts per dataset, method and filter. With an empty `output` the folder name is derived
 from the configuration, so re-triggering the same configuration reuses finished chunks.
+
+`validate_params` checks the form first and is never retried: a refused form fails it at once,
+naming the field and the value, and nothing else runs. `check` fails the run naming every task
+that failed.
 """
 
 
@@ -57,8 +61,8 @@ from the configuration, so re-triggering the same configuration reuses finished 
             + JSON_SOURCE,
         ),
         "settings": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Settings",
             description="Settings JSON (cuts; they override workflow_args). Empty: the packaged defaults. "
             + JSON_SOURCE,
@@ -73,15 +77,15 @@ from the configuration, so re-triggering the same configuration reuses finished 
             + JSON_SOURCE,
         ),
         "binning": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Binning",
             description="Binning JSON ('<var>_bins': [edges]) overriding the default binning for this run only. "
             "Empty: the defaults. " + JSON_SOURCE,
         ),
         "output": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$",
             title="Output folder",
             description="Run folder below <output root>/egamma_tnp. Empty: run-<hash of the configuration>.",
@@ -109,20 +113,10 @@ from the configuration, so re-triggering the same configuration reuses finished 
     },
 )
 def egamma_tnp() -> None:
-    @task
-    def validate_params() -> dict[str, Any]:
-        """Read and check the four configurations; decide the run folder."""
-        from include.core.errors import ParamError
-        from include.tnp import pipeline
-
-        params = get_current_context()["params"]
-        if params["limit"] == 0:
-            raise ParamError("limit", "0 files per dataset makes no sense; use -1 for all files")
-        resolved = pipeline.validate(
-            params["config"], params["fileset"], params["settings"] or None, params["binning"] or None, params["limit"]
-        )
-        run_dir = pipeline.run_dir_for(params["output"] or pipeline.run_key(resolved))
-        return {"resolved": resolved, "run_dir": str(run_dir)}
+    validate_params = dagkit.validation_task(
+        "include.tnp.pipeline:validate_form",
+        doc="Read and check the four configurations; decide the run folder. Never retried.",
+    )
 
     @task
     def preprocess(validated: dict[str, Any]) -> list[dict[str, Any]]:
@@ -165,9 +159,9 @@ def egamma_tnp() -> None:
         pipeline.efficiencies(run_dir, get_current_context()["params"]["force"])
         return run_dir
 
-    @task(trigger_rule="all_done", outlets=[TNP_OUTPUTS])
+    @task(outlets=[TNP_OUTPUTS])
     def summary(validated: dict[str, Any]) -> dict[str, Any]:
-        """Counts per dataset, method and filter; bad files and failed chunks."""
+        """Counts per dataset, method and filter; bad files and failed chunks (runs after failed chunks too)."""
         from include.tnp import pipeline
 
         context = get_current_context()
@@ -180,21 +174,21 @@ def egamma_tnp() -> None:
         }
         return result
 
-    @task(trigger_rule="one_failed")
-    def check() -> None:
-        """Fail the run when any task failed (the summary, a leaf otherwise, succeeds and lists it)."""
-        from include.core.errors import StepError
+    @task
+    def check(validated: dict[str, Any]) -> None:
+        """Fail the run naming the failed tasks (the summary succeeds and lists failed chunks); else skip."""
+        from include.tnp import pipeline
 
-        raise StepError("egamma_tnp: a task of this run failed; see summary.json for the failed chunks")
+        dagkit.report_failures(pipeline.failure_hint(validated))
 
     validated = validate_params()
     units = preprocess(validated)
     chunks = process_chunk.expand(unit=units)
     merged = merge(validated, chunks)
     plots = efficiencies_and_plots(merged)
-    done = summary(validated)
+    done = dagkit.fan_in(summary(validated), validated)
     plots >> done
-    [validated, units, chunks, merged, plots, done] >> check()
+    [units, chunks, merged, plots, done] >> dagkit.fan_in(check(validated), validated)
 
 
 egamma_tnp()

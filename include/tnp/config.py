@@ -97,6 +97,7 @@ def read_json_source(source: Any, what: str, data_root: Path | None = None) -> t
             return json.loads(text), f"inline {what}"
         except json.JSONDecodeError as exc:
             raise ConfigError(f"inline {what}: not valid JSON ({exc})") from exc
+    reject_shell_metacharacters(text, what)
     path = resolve_inside(text, [data_root], what, must_exist=True) if data_root else Path(text)
     try:
         raw = path.read_bytes()

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from include.core import atomic
-from include.core.errors import InputFileError, ParamError
+from include.core.errors import ConfigError, InputFileError, ParamError, form_field
 from include.core.fingerprint import file_fingerprint, hash_object
-from include.core.paths import resolve_inside
+from include.core.paths import resolve_inside, safe_name
 from include.core.steps import Step, StepGraph, UnitContext
 from include.settings import load_settings
 from include.tnp import config as cfg
@@ -54,23 +54,37 @@ def validate(
     binning: Any = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """Read and check the four configurations; return the resolved, JSON-able configuration."""
+    """Read and check the four configurations; return the resolved, JSON-able configuration.
+
+    Every problem is reported as one of the trigger form's fields: ``config`` (the runner),
+    ``settings``, ``fileset``, ``binning`` or ``limit``.
+    """
     data_root = load_settings().data_root
     if limit is not None and limit < 0:
         limit = None  # -1 means "no limit" (the legacy default sliced off the last file)
-    runner = cfg.load_runner(config, data_root)
-    settings_dict, warnings = cfg.load_settings_file(settings, data_root)
-    datasets = cfg.load_fileset(fileset, data_root, limit)
-    binning_dict = cfg.load_binning(binning, data_root)
-    options = cfg.build_options(runner, settings_dict)
-    for m in runner.methods:
-        if m.name in HIST_METHODS:
-            for var in m.args.get("vars") or options.default_vars:
-                cfg.bins_for(binning_dict, var)
+    with form_field("config", "runner"):
+        runner = cfg.load_runner(config, data_root)
+    with form_field("settings"):
+        settings_dict, warnings = cfg.load_settings_file(settings, data_root)
+    with form_field("fileset"):
+        datasets = cfg.load_fileset(fileset, data_root, limit)
+    with form_field("binning"):
+        binning_dict = cfg.load_binning(binning, data_root)
+    try:  # workflow_args of the runner overlaid with the settings
+        options = cfg.build_options(runner, settings_dict)
+    except (ConfigError, ParamError) as exc:
+        with form_field(_source_of(exc, settings_dict)):
+            raise
+    with form_field("binning"):
+        for m in runner.methods:
+            if m.name in HIST_METHODS:
+                for var in m.args.get("vars") or options.default_vars:
+                    cfg.bins_for(binning_dict, var)
     if options.extra_filter:
         from include.tnp.corrections import load_extra_filter
 
-        load_extra_filter(options.extra_filter, data_root)
+        with form_field("settings" if "extra_filter" in settings_dict else "config"):
+            load_extra_filter(options.extra_filter, data_root)
     return {
         "workflow": runner.workflow,
         "methods": [m.to_dict() for m in runner.methods],
@@ -80,6 +94,35 @@ def validate(
         "binning": binning_dict,
         "datasets": [{"name": d.name, "files": d.files, "metadata": d.metadata} for d in datasets],
     }
+
+
+def _source_of(exc: Exception, settings: dict[str, Any]) -> str:
+    """The form field behind a problem of the merged options: ``settings`` when it is about a key the
+    settings set (they win over the runner's workflow_args), else ``config``."""
+    return "settings" if any(repr(key) in str(exc) or f"{key} " in str(exc) for key in settings) else "config"
+
+
+def validate_form(params: dict[str, Any]) -> dict[str, Any]:
+    """The DAG's first task: check the trigger form; return the resolved configuration and run folder.
+
+    Empty optional fields (None or ``""``) mean the packaged settings and binning and a run folder
+    named after the configuration.
+    """
+    limit = params.get("limit", -1)
+    if limit == 0:
+        raise ParamError("limit", "0 files per dataset makes no sense; use -1 for all files")
+    optional = {name: params.get(name) or None for name in ("settings", "binning")}
+    resolved = validate(params.get("config"), params.get("fileset"), limit=limit, **optional)
+    output = params.get("output") or None  # the form's pattern: a plain folder name
+    run_dir = run_dir_for(safe_name(output, "output") if output is not None else run_key(resolved))
+    return {"resolved": resolved, "run_dir": str(run_dir)}
+
+
+def failure_hint(validated: dict[str, Any] | None) -> str:
+    """Where a failed run's chunk errors and unreadable files are listed (when that file exists)."""
+    if not validated or not (Path(validated["run_dir"]) / "summary.json").is_file():
+        return ""
+    return f"; failed chunks and unreadable files are listed in {Path(validated['run_dir']) / 'summary.json'}"
 
 
 def run_key(resolved: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from dag_support import assert_refused_at_once, form_conf, load_dag
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -166,7 +167,56 @@ def test_fileset_outside_data_root_is_refused(roots, path: str) -> None:
     assert _states(run)["validate_params[-1]"] == "failed"
 
 
-def test_failing_chunk_fails_its_task_only_and_the_summary_lists_it(roots) -> None:
+def test_form_defaults_are_a_valid_run(roots) -> None:
+    """The untouched form: packaged settings and binning, run folder named after the configuration."""
+    from include.tnp import pipeline
+    from include.tnp.demo import generate
+
+    data, output = roots
+    generate(data / "egamma_tnp", seed=5, n_events=200)
+    conf = form_conf(load_dag("egamma_tnp.py", "egamma_tnp", None))
+    assert (conf["settings"], conf["binning"], conf["output"]) == (None, None, None)
+    validated = pipeline.validate_form(conf)
+    assert validated["resolved"]["settings"] == pipeline.cfg.default_settings()
+    assert Path(validated["run_dir"]).parent == output / "egamma_tnp"
+    assert Path(validated["run_dir"]).name == pipeline.run_key(validated["resolved"])
+    assert pipeline.validate_form({**conf, "settings": "", "binning": "", "output": ""}) == validated
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("config", "x; rm -rf /", "shell metacharacter"),
+        ("config", '{"workflow": "Nope"}', "workflow 'Nope'"),
+        ("fileset", "/etc/hosts", "outside the allowed roots"),
+        ("fileset", "nothing/here.json", "does not exist"),
+        ("settings", '{"tags_pt_cut": "high"}', "'tags_pt_cut' has the wrong type"),
+        ("settings", '{"cutbased_id": "cutBased >>= 4"}', "cutbased_id expression"),
+        ("binning", '{"pt_bins": [5, 1]}', "strictly increasing"),
+        ("output", "../x", "not a plain name"),
+        ("limit", 0, "0 files"),
+    ],
+)
+def test_form_problems_name_the_field(roots, field: str, value, problem: str) -> None:
+    from include.core.errors import ParamError
+    from include.tnp import pipeline
+    from include.tnp.demo import generate
+
+    generate(roots[0] / "egamma_tnp", seed=5, n_events=50)
+    conf = {**form_conf(load_dag("egamma_tnp.py", "egamma_tnp", None)), field: value}
+    with pytest.raises(ParamError, match=problem) as caught:
+        pipeline.validate_form(conf)
+    assert caught.value.param == field
+
+
+def test_invalid_form_fails_at_once_naming_the_field(roots, capfd) -> None:
+    dag = load_dag("egamma_tnp.py", "egamma_tnp", retries=None)  # the DAG's own retries
+    states = assert_refused_at_once(dag, {"config": "x; rm -rf /"}, "config", "x; rm -rf /", capfd)
+    assert states["summary"] == ["upstream_failed"] and states["check"] == ["upstream_failed"]
+    assert not any(roots[1].iterdir())
+
+
+def test_failing_chunk_fails_its_task_only_and_the_summary_lists_it(roots, capfd) -> None:
     import uproot
 
     from include.tnp.demo import configurations, nanoaod_events, write_nanoaod
@@ -190,6 +240,9 @@ def test_failing_chunk_fails_its_task_only_and_the_summary_lists_it(roots) -> No
     assert states["process_chunk[0]"] == "success" and states["process_chunk[1]"] == "failed"
     assert states["merge[-1]"] == "upstream_failed" and states["summary[-1]"] == "success"
     assert states["check[-1]"] == "failed" and str(run.state) == "failed"
-    summary = json.loads((output / "egamma_tnp" / "partial" / "summary.json").read_text())
+    summary_file = output / "egamma_tnp" / "partial" / "summary.json"
+    message = "egamma_tnp: failed: process_chunk[1]; see its log; failed chunks and unreadable files are listed in "
+    assert message + str(summary_file) in capfd.readouterr().out  # check names the task and the file
+    summary = json.loads(summary_file.read_text())
     assert [c["chunk"] for c in summary["failed_chunks"]] == ["chunk-0001"]
     assert summary["events_processed"] == 300

@@ -44,6 +44,8 @@ with the fixed explicit schema; **finalize** checks one schema across the folder
 and eta region and draws control plots. Outputs: `<output root>/ecal_windows_dataset/<output_dir>/`.
 Window ids and samples derive from (run, lumi, event, seed cluster) and `random_seed`, so the same
 inputs give byte-identical files. Re-triggering skips finished groups; `redo` rebuilds them.
+`validate_params` checks the form first and is never retried: a refused form fails it at once,
+naming the field and the value, and nothing else runs.
 """
 
 
@@ -177,8 +179,8 @@ inputs give byte-identical files. Re-triggering skips finished groups; `redo` re
             description="zstd (default) or snappy (the legacy awkward default).",
         ),
         "features_file": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Features definition",
             description="features_definition.json with the feature groups; empty: the packaged default "
             "(cl_features, cl_metadata, cl_labels, seed_*, window_*, hits indices).",
@@ -200,14 +202,10 @@ inputs give byte-identical files. Re-triggering skips finished groups; `redo` re
     },
 )
 def ecal_windows_dataset() -> None:
-    @task
-    def validate_params() -> dict[str, Any]:
-        """Check the form (paths inside the data root, WP and features files, options)."""
-        from include.ecal_windows import pipeline
-
-        params = dict(get_current_context()["params"])
-        with dagkit.permanent_errors():
-            return pipeline.validate_params({k: v for k, v in params.items() if k != "backend"})
+    validate_params = dagkit.validation_task(
+        "include.ecal_windows.pipeline:validate_params",
+        doc="Check the form (paths inside the data root, WP and features files, options). Never retried.",
+    )
 
     @task
     def list_inputs(conf: dict[str, Any]) -> list[dict[str, Any]]:

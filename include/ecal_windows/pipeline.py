@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "flavour": 11,
     "compress": True,
     "parquet_compression": "zstd",
-    "features_file": "",
+    "features_file": None,  # None or "": the packaged default
     "output_dir": "electrons",
     "redo": False,
 }
@@ -64,6 +64,7 @@ def validate_params(params: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ParamError(unknown[0], "unknown parameter")
     p = {**DEFAULTS, **{k: v for k, v in params.items() if k != "backend"}}
+    p["features_file"] = p["features_file"] or ""  # an empty form field: the packaged default
     settings = load_settings()
     for name in ("input_dir", "wp_file", "features_file", "output_dir"):
         if not isinstance(p[name], str):

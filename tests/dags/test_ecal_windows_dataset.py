@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_support import load_dag, task_states
+from dag_support import assert_refused_at_once, form_conf, load_dag, task_states
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "ecal_windows_dataset.py"
@@ -142,13 +142,40 @@ def test_dag_end_to_end(data: tuple[Path, Path]) -> None:
             assert path.stat().st_mtime_ns != mtime and path.read_bytes() == content, path  # rebuilt, same bytes
 
 
-def test_dag_refuses_paths_outside_the_data_root_without_retrying(data: tuple[Path, Path]) -> None:
+def test_form_defaults_are_valid(data: tuple[Path, Path]) -> None:
+    """The untouched form (features_file empty: the packaged feature groups) passes the first task."""
+    from include.ecal_windows import pipeline
+
+    conf = form_conf(load_dag(*DAG, None))
+    assert conf["features_file"] is None
+    checked = pipeline.validate_params(conf)
+    assert checked["features_file"] == "" and checked["input_dir"] == str(data[0] / "ecal_windows" / "electrons")
+    assert pipeline.validate_params({**conf, "features_file": ""}) == checked
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("input_dir", "ecal_windows/$(id)", "contains the shell metacharacter '$'"),
+        ("input_dir", "ecal_windows/missing", "does not exist"),
+        ("wp_file", "../../x.json", "is outside the allowed roots"),
+        ("features_file", "ecal_windows/electrons", "features_file"),
+    ],
+)
+def test_form_problems_name_the_field(data: tuple[Path, Path], field: str, value: str, problem: str) -> None:
+    from include.core.errors import ParamError
+    from include.ecal_windows import pipeline
+
+    with pytest.raises(ParamError, match=f"^parameter '{field}': ") as caught:
+        pipeline.validate_params({**form_conf(load_dag(*DAG, None)), field: value})
+    assert problem in str(caught.value)
+
+
+def test_dag_refuses_paths_outside_the_data_root_at_once(data: tuple[Path, Path], capfd) -> None:
     dag = load_dag(*DAG, retries=None)  # the production retries: a refused form must still fail at once
-    assert dag.get_task("validate_params").retries >= 1
-    for conf in ({"input_dir": "/etc"}, {"wp_file": "../../x.json"}):
-        run = dag.test(run_conf=conf)
-        assert str(run.state) == "failed"
-        assert task_states(run)["validate_params"] == ["failed"]
+    states = assert_refused_at_once(dag, {"input_dir": "/etc"}, "input_dir", "/etc is outside the allowed roots", capfd)
+    assert states["list_inputs"] == ["upstream_failed"] and states["summary"] == ["upstream_failed"]
+    assert not (data[1] / "ecal_windows_dataset").exists()
 
 
 def test_dag_fails_at_once_when_no_input_is_readable(data: tuple[Path, Path]) -> None:

@@ -51,7 +51,9 @@ the job tar (`cnf.<owner>.ensemble<TAG>.<dsconf>.0.tar`) and one fcl per job, ru
 audits the end-of-job summaries (`audit.csv`);
 **summary** writes `summary.csv`, `summary.json` and a plot. Outputs:
 `<output root>/mu2e_ensemble/<TAG>/` (jobs in `job_<j>/`). Re-triggering the same form re-uses
-finished steps; `force` re-runs a step and everything downstream of it.
+finished steps; `force` re-runs a step and everything downstream of it. `validate_params` checks
+the form first and is never retried: a refused form fails it at once, naming the field and the
+value, and nothing else runs.
 """
 
 
@@ -176,8 +178,8 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
             description="Ensemble file format: parquet or ROOT (uproot), both with truth columns.",
         ),
         "ledger_url": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Ledger database",
             description="SQLAlchemy URL of the ledger of used input entries; empty: SQLite in the output root "
             "(production: postgresql+psycopg2://...).",
@@ -199,8 +201,8 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
             "the local stand-in built by docker/images/mu2e/build.sh.",
         ),
         "owner": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,63})?$",
             title="Dataset owner (art)",
             description="dsowner of the job definition; empty: the submitting user (mu2epro maps to mu2e).",
@@ -210,18 +212,12 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
     },
 )
 def mu2e_ensemble() -> None:
-    @task
-    def validate_params() -> dict[str, Any]:
-        """Check the form (tag, livetime, paths, processes) and return the campaign configuration."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from include.core.errors import ParamError
-        from include.mu2e import pipeline
-
-        try:
-            return pipeline.validate_params(dict(get_current_context()["params"]))
-        except ParamError as exc:
-            raise AirflowFailException(str(exc)) from exc
+    validate_params = dagkit.validation_task(
+        "include.mu2e.pipeline:validate_params",
+        permanent=["include.mu2e.pipeline:PermanentError"],
+        doc="Check the form (tag, livetime, paths, processes, conditions set) and return the campaign "
+        "configuration. Never retried.",
+    )
 
     @task
     def normalize(conf: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_support import load_dag, pool_unavailable, task_states
+from dag_support import assert_refused_at_once, form_conf, load_dag, pool_unavailable, task_states
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "mu2e_ensemble.py"
@@ -76,6 +76,26 @@ def test_form_accepts_the_defaults_and_units():
     for value in ("1 h", "3600 s", "30 min", "0.5 d", "1e3 s"):
         assert dag.params.get_param("livetime").resolve(value) == value
     assert dag.params.get_param("tag").resolve("MDS12b") == "MDS12b"
+
+
+def test_form_defaults_are_a_valid_campaign(data: tuple[Path, Path]):
+    """The untouched form: ledger in the output root, the submitting user as owner."""
+    from include.mu2e import ledger, pipeline
+
+    conf = form_conf(load_dag(*DAG, None))
+    assert (conf["ledger_url"], conf["owner"]) == (None, None)
+    checked = pipeline.validate_params(conf)
+    assert checked["ledger_url"] == ledger.default_url(data[1])
+    assert pipeline.validate_params({**conf, "ledger_url": "", "owner": ""}) == checked
+    art = pipeline.validate_params({**conf, "stage2": "art", "art_image": "mu2e"})  # any path inside the root
+    assert art["owner"] == ""
+
+
+def test_unknown_conditions_set_fails_the_first_task_at_once(data: tuple[Path, Path], capfd):
+    dag = load_dag(*DAG, retries=None)  # the DAG's own retries
+    states = assert_refused_at_once(dag, {"conditions": "no-such-set"}, "conditions", "'no-such-set'", capfd)
+    assert states["normalize"] == ["upstream_failed"] and states["summary"] == ["upstream_failed"]
+    assert not (data[1] / "mu2e_ensemble" / "MDS3c").exists()  # no campaign folder
 
 
 @pytest.mark.slow

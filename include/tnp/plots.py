@@ -91,14 +91,21 @@ def non_empty(eff: Mapping[str, Any]) -> np.ndarray:
     return np.isfinite(total) & (total > 0)
 
 
-def _figure() -> tuple[Any, Any]:
+def _cms_style() -> Any:
+    """The CMS style for this figure only (``plt.style.use`` would restyle every later plot of the
+    process, e.g. another production's plots in the same worker)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mplhep
 
-    plt.style.use(mplhep.style.CMS)
+    return plt.style.context(mplhep.style.CMS)
+
+
+def _figure() -> tuple[Any, Any]:
+    import matplotlib.pyplot as plt
+
     return plt.subplots(figsize=(9, 7))
 
 
@@ -108,7 +115,11 @@ def efficiency_1d_figure(eff: dict[str, Any], title: str, *, sample: str, variab
     ``variable`` is the probe column behind the axis (the 1D method's axes are called pt, eta
     and phi whatever column filled them); by default the axis name.
     """
-    variable = variable or eff["axes"][0]["name"]
+    with _cms_style():
+        return _efficiency_1d(eff, title, sample, variable or eff["axes"][0]["name"])
+
+
+def _efficiency_1d(eff: dict[str, Any], title: str, sample: str, variable: str) -> Any:
     edges = np.asarray(eff["axes"][0]["edges"], dtype=float)
     centres, widths = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2
     values = np.asarray(eff["efficiency"], dtype=float)
@@ -139,6 +150,11 @@ def efficiency_1d_figure(eff: dict[str, Any], title: str, *, sample: str, variab
 
 def efficiency_2d_figure(eff: dict[str, Any], title: str, *, sample: str) -> Any:
     """2D efficiency map (first axis on x, second on y); cells without probes stay blank."""
+    with _cms_style():
+        return _efficiency_2d(eff, title, sample)
+
+
+def _efficiency_2d(eff: dict[str, Any], title: str, sample: str) -> Any:
     import mplhep
     from matplotlib.ticker import AutoLocator
 
@@ -160,7 +176,7 @@ def efficiency_2d_figure(eff: dict[str, Any], title: str, *, sample: str) -> Any
 def _write(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    with atomic.atomic_path(path) as tmp:
+    with _cms_style(), atomic.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     return path

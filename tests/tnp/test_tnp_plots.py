@@ -169,3 +169,12 @@ def test_pipeline_legend_says_simulation_for_inferred_mc(roots, monkeypatch) -> 
     seen = _capture(monkeypatch)
     pipeline.run_all(runner, {"DYto2E_MC": {"files": {"mc.root": "Events"}}}, conf["settings"], conf["binning"], "mc")
     assert seen and all(s[2] == ["DYto2E_MC (simulation)"] for s in seen)
+
+
+def test_cms_style_does_not_leak_into_later_plots(tmp_path: Path) -> None:
+    import matplotlib
+
+    before = dict(matplotlib.rcParams)
+    plots.plot_efficiency_1d(_table_1d(), tmp_path / "a.png", "t", sample="x")
+    plots.plot_efficiency_2d(efficiency_table(_h2([(15, 0.5, 1)]), _h2([])), tmp_path / "b.png", "t", sample="x")
+    assert dict(matplotlib.rcParams) == before

@@ -21,21 +21,51 @@ cat <<MSG
 [run] password:    $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated  (written at first start)
 [run] Ctrl-C stops everything.
 MSG
-# standalone runs the scheduler, dag-processor, triggerer and api-server (and the executor's
-# workers) as its children, in a process group of its own. On Ctrl-C or SIGTERM it gets SIGTERM
-# and 30 s to stop them; whatever is left of its group then gets SIGKILL, so nothing strays.
+# The metadata database is SQLite: a connection waits up to 60 s for its turn to write instead of
+# failing after 5 s (which the API answered with HTTP 500); see include/core/sqlite_metadb.py.
+if [[ "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite}" == sqlite* ]]; then
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=include.core.sqlite_metadb.CONNECT_ARGS
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=include.core.sqlite_metadb.CONNECT_ARGS
+fi
+
+# standalone runs the scheduler, dag-processor, triggerer and api-server as its children, and the
+# executor runs every task in a process group of its own; all of them stay in the session that
+# setsid starts here (setsid execs in place: a background job of a script is no group leader, so
+# its pid is the session id). Ctrl-C or SIGTERM: SIGTERM to every process of that session, 30 s to
+# end, then SIGKILL to whatever is left; "[run] stopped" is printed only once none is left.
 setsid airflow standalone &
 standalone=$!
+session=$standalone
+
+session_members() {  # pids of the session's processes that are not zombies
+  ps -e -o pid=,sid=,stat= | awk -v s="$session" '$2 == s && $3 !~ /^Z/ {print $1}'
+}
+signal_session() {
+  local pids
+  pids=$(session_members)
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill "-$1" $pids 2>/dev/null || true
+}
 stop() {
   trap - INT TERM
   echo "[run] stopping Airflow"
-  kill -TERM -- "-$standalone" 2>/dev/null || true
-  for _ in $(seq 1 30); do
-    pgrep -g "$standalone" >/dev/null || break
-    sleep 1
+  signal_session TERM
+  for _ in $(seq 1 60); do
+    [ -n "$(session_members)" ] || break
+    sleep 0.5
   done
-  kill -KILL -- "-$standalone" 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    [ -n "$(session_members)" ] || break
+    signal_session KILL
+    sleep 0.5
+  done
   wait "$standalone" 2>/dev/null || true
+  left=$(session_members)
+  if [ -n "$left" ]; then
+    echo "[run] could not stop: $(echo "$left" | tr '\n' ' ')" >&2
+    exit 1
+  fi
   echo "[run] stopped"
 }
 trap 'stop; exit 130' INT

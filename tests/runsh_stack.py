@@ -1,0 +1,217 @@
+"""The README's run command as a test fixture: ``scripts/run.sh`` in a private home, driven over REST.
+
+:func:`start` runs ``scripts/run.sh`` in a session of its own with a private ``AIRFLOW_HOME`` and
+``HEP_HOME`` on a free port, waits until the API answers and signs in with the generated admin
+password. :class:`RunSh` then triggers runs, waits for them and reads task instances and logs
+through the REST API, and :meth:`RunSh.interrupt` sends SIGINT (Ctrl-C) to run.sh and returns every
+process of its sessions that is still alive one second after it printed ``[run] stopped``.
+Processes are found by session id (run.sh's and the one it starts for ``airflow standalone``), not
+by name, and a process that ends while it is being looked at is simply gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+# Minutes, not seconds: the first start installs the demo tools and writes the demo data.
+START_TIMEOUT_S = 1200.0
+STOP_TIMEOUT_S = 180.0
+FINISHED = {"success", "failed"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def session_processes(sessions: set[int]) -> list[tuple[int, int, str]]:
+    """(pid, session id, command) of every live, non-zombie process in ``sessions``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            state, sid = fields[0], int(fields[3])
+            if sid in sessions and state != "Z":
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                found.append((int(entry.name), sid, command))
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while it was read
+    return found
+
+
+@dataclass
+class RunSh:
+    proc: subprocess.Popen
+    home: Path
+    port: int
+    log: Path
+    token: str = ""
+    trigger_statuses: list[int] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def output_root(self) -> Path:
+        return self.home / "hep" / "output"
+
+    def password(self) -> str:
+        return json.loads((self.airflow_home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    # -- REST ------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, *, raw: bool = False) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                text = resp.read().decode()
+                return resp.status, (text if raw else json.loads(text or "null"))
+        except urllib.error.HTTPError as err:
+            text = err.read().decode(errors="replace")
+            return err.code, text
+
+    def get(self, path: str) -> Any:
+        status, body = self.request("GET", path)
+        assert status == 200, f"GET {path}: HTTP {status}: {body}"
+        return body
+
+    def sign_in(self) -> None:
+        status, body = self.request("POST", "/auth/token", {"username": "admin", "password": self.password()})
+        assert status in (200, 201), f"sign-in: HTTP {status}: {body}"
+        self.token = body["access_token"]
+
+    def trigger(self, dag_id: str, conf: dict[str, Any]) -> tuple[int, Any]:
+        """POST a manual run; returns (HTTP status, body). Every status is kept for the 500 check."""
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        status, body = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        self.trigger_statuses.append(status)
+        return status, body
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=-run_after")["dag_runs"]
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        quoted = urllib.request.quote(run_id, safe="")
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=1000")["task_instances"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
+        quoted = urllib.request.quote(run_id, safe="")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}/logs/{try_number}?map_index={map_index}"
+        status, body = self.request("GET", path, raw=True)
+        assert status == 200, f"GET {path}: HTTP {status}: {body}"
+        return body
+
+    def wait_for(self, runs: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
+        """Wait until every (dag_id -> run_id) is success or failed; return the final runs."""
+        deadline = time.monotonic() + timeout
+        final: dict[str, dict[str, Any]] = {}
+        while len(final) < len(runs):
+            assert self.proc.poll() is None, f"run.sh exited:\n{self.log_tail()}"
+            for dag_id, run_id in runs.items():
+                if dag_id not in final:
+                    run = self.run(dag_id, run_id)
+                    if run["state"] in FINISHED:
+                        final[dag_id] = run
+            if time.monotonic() > deadline:
+                open_runs = sorted(set(runs) - set(final))
+                raise AssertionError(f"runs not finished after {timeout:.0f} s: {open_runs}")
+            time.sleep(3)  # poll interval
+        return final
+
+    # -- stopping --------------------------------------------------------------------------------
+
+    def sessions(self) -> set[int]:
+        """run.sh's session and the one it started for airflow standalone (children of run.sh)."""
+        found = {self.proc.pid}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == self.proc.pid:  # a child of run.sh leading its own session
+                        found.add(int(fields[3]))
+        return found
+
+    def interrupt(self) -> tuple[float, list[tuple[int, int, str]]]:
+        """Ctrl-C: SIGINT to run.sh; (seconds until "[run] stopped", processes alive 1 s later)."""
+        sessions = self.sessions()
+        started = time.monotonic()
+        os.kill(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout=STOP_TIMEOUT_S)
+        took = time.monotonic() - started
+        assert "[run] stopped" in self.log_tail(), self.log_tail()
+        time.sleep(1.0)  # the acceptance: nothing is left one second after "stopped"
+        return took, session_processes(sessions)
+
+    def kill(self) -> None:
+        """Last resort of a fixture: SIGKILL both sessions."""
+        for pid, _sid, _cmd in session_processes(self.sessions()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=30)
+
+
+def start(home: Path) -> RunSh:
+    """Start ``scripts/run.sh`` with its Airflow and HEP homes below ``home``; wait until signed in."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    for key in ("HEP_DATA_ROOT", "HEP_OUTPUT_ROOT"):
+        env.pop(key, None)
+    env.update({"AIRFLOW_HOME": str(home / "airflow"), "HEP_HOME": str(home / "hep"), "AIRFLOW_PORT": str(port)})
+    log = home / "run.log"
+    home.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(REPO / "scripts" / "run.sh")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = RunSh(proc, home, port, log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"run.sh exited with {proc.returncode}:\n{stack.log_tail()}")
+        with contextlib.suppress(OSError, ValueError):
+            status, body = stack.request("GET", "/api/v2/monitor/health")
+            passwords = stack.airflow_home / "simple_auth_manager_passwords.json.generated"
+            if status == 200 and "metadatabase" in body and passwords.is_file():
+                break
+        if time.monotonic() > deadline:
+            stack.kill()
+            raise AssertionError(f"the API did not answer within {START_TIMEOUT_S:.0f} s:\n{stack.log_tail()}")
+        time.sleep(2)
+    stack.sign_in()
+    return stack

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 import math
 import re
 import subprocess
@@ -24,6 +25,7 @@ import yaml
 
 from include.core.errors import ConfigError, InputFileError, ParamError, ProductionError
 from include.mu2e.constants import PhysicsConstants
+from include.mu2e.demo_dbtool import DEMO_PATH, is_demo_dbtool
 
 CONFIG_FILE = Path(__file__).resolve().parent / "config" / "conditions.yaml"
 """The shipped, read-only sets (the spec's example values)."""
@@ -237,11 +239,18 @@ def query_rows(
 
         dbtool = load_settings(airflow_variables=True).mu2e_dbtool or "dbTool"
     argv = query_command(purpose, version, run, dbtool)
+    if is_demo_dbtool(dbtool):
+        logging.getLogger(__name__).warning(
+            "demo stand-in dbTool %s answers this query (fixed made-up rows, not the Mu2e conditions "
+            "database); set HEP_MU2E_DBTOOL to the real dbTool in a Mu2e environment",
+            dbtool,
+        )
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
     except OSError as exc:  # missing, not executable, ...
         raise ConfigError(
-            f"cannot run {dbtool!r} ({exc.strerror}): set HEP_MU2E_DBTOOL or use a Mu2e environment"
+            f"cannot run {dbtool!r} ({exc.strerror}): set HEP_MU2E_DBTOOL or use a Mu2e environment "
+            f"(the demo's stand-in, <data root>/mu2e/{DEMO_PATH}, is written by `python -m include.demo --only mu2e`)"
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise QueryError(f"conditions query timed out after {timeout_s:g} s: {' '.join(argv)}") from exc

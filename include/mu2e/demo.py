@@ -7,6 +7,10 @@ process gets enough reconstructed entries for :data:`REFERENCE_LIVETIME_S` of on
 (three times the 1 h ensemble, so half the files hold 1.5 h) at R_µe = 1e-12, with a Poisson
 margin; the cosmic files hold :data:`COSMIC_LIVETIME_PER_FILE_S` of livetime each. The whole set
 is ~25 k events (< 2 MB).
+
+It also writes the DEMO STAND-IN conditions tool ``demo-dbtool/dbTool``
+(:mod:`include.mu2e.demo_dbtool`; the Fermilab conditions database cannot be reached from here),
+which ``scripts/env.sh`` names in ``HEP_MU2E_DBTOOL`` for the ``mu2e_conditions`` DAG.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from include.core import atomic
 from include.mu2e import spectra
 from include.mu2e.datasets import dataset_name
+from include.mu2e.demo_dbtool import DEMO_PATH, write_dbtool
 from include.mu2e.naming import sequencer
 from include.mu2e.normalizations import COSMIC, PROCESSES, Normalization, NormParams
 from include.mu2e.ntuple import sidecar_path, write_ntuple
@@ -135,4 +140,11 @@ def generate(
             written.append(write_ntuple(path, _events(process, n, j, rng, dem_emin), subruns))
             meta = {"dataset": folder.name, "process": process, "entries": n, "gen_count": gen, "livetime_s": livetime}
             written.append(atomic.write_json(sidecar_path(path), meta))
+    written.append(write_dbtool(target / DEMO_PATH.parent, log_calls=False))
     return written
+
+
+def missing(target: Path) -> list[Path]:
+    """Files a finished demo has that are absent below ``target`` (older demos lack the dbTool)."""
+    tool = Path(target) / DEMO_PATH
+    return [] if tool.is_file() else [tool]

@@ -1,8 +1,17 @@
-"""A stand-in ``dbTool`` for tests: the Mu2e conditions database (Fermilab) cannot be reached here.
+"""DEMO STAND-IN for the Mu2e conditions ``dbTool``: the Fermilab conditions database cannot be
+reached from here, so the demo and the tests query this instead. Production runs the real
+``dbTool`` of a Mu2e environment (the ``HEP_MU2E_DBTOOL`` setting, else ``dbTool`` on PATH).
 
 :func:`write_dbtool` writes an executable that answers ``print-run ... --table SimEfficiencies2
---content`` with the given rows in dbTool's layout (a ``TABLE`` line, a ``#`` header, CSV rows),
-records its argv, and fails like the real tool for any other table.
+--content`` with fixed rows in dbTool's layout (a ``TABLE`` line, a ``#`` header, CSV rows) and
+fails like the real tool for any other table. Its rows (:data:`ROWS`) are made up (the spec's
+example values except ``MuminusStopsCat`` and ``IPAStopsCat``), not a database answer.
+
+The demo generator (:mod:`include.mu2e.demo`) writes it to ``<data root>/mu2e/demo-dbtool/dbTool``,
+which ``scripts/env.sh`` names in ``HEP_MU2E_DBTOOL``; the tests write their own copies (optionally
+failing, or with other rows) and read the argv of every call from ``calls.jsonl``.
+:func:`is_demo_dbtool` tells it from a real tool, so the query task says in its log when the
+stand-in answered.
 """
 
 from __future__ import annotations
@@ -10,6 +19,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+MARKER = "hep-productions demo stand-in dbTool"
+"""Written into the executable's second line; :func:`is_demo_dbtool` looks for it."""
+DEMO_PATH = Path("demo-dbtool") / "dbTool"
+"""Where the demo puts the stand-in, relative to ``<data root>/mu2e``."""
 
 ROWS = {
     "MuBeamCat": (0, 0, 0.00432),
@@ -25,14 +39,19 @@ ROWS = {
 }
 
 _SCRIPT = """#!{python}
+# {marker}: answers SimEfficiencies2 queries with fixed rows (written by include/mu2e/demo_dbtool.py;
+# the Mu2e conditions database cannot be reached from here). Not for production.
 import json, sys
 from pathlib import Path
 argv = sys.argv[1:]
-Path({calls!r}).open("a").write(json.dumps(argv) + "\\n")
+calls = {calls!r}
+if calls:
+    with Path(calls).open("a") as log:
+        log.write(json.dumps(argv) + "\\n")
 if {exit_code}:
     print("DbReader: query failed, retrying exhausted: connection refused", file=sys.stderr)
     sys.exit({exit_code})
-if argv[:1] != ["print-run"] or argv[argv.index("--table") + 1] != "SimEfficiencies2":
+if argv[:1] != ["print-run"] or "--table" not in argv or argv[argv.index("--table") + 1] != "SimEfficiencies2":
     print("unknown table", file=sys.stderr)
     sys.exit(1)
 print("TABLE SimEfficiencies2")
@@ -42,22 +61,47 @@ for tag, (num, den, eff) in json.loads({rows!r}).items():
 """
 
 
-def write_dbtool(folder: Path, rows: dict[str, tuple[float, float, float]] | None = None, exit_code: int = 0) -> Path:
-    """Write the stand-in into ``folder``; its calls are appended to ``folder/calls.jsonl``."""
+def write_dbtool(
+    folder: Path,
+    rows: dict[str, tuple[float, float, float]] | None = None,
+    exit_code: int = 0,
+    *,
+    log_calls: bool = True,
+) -> Path:
+    """Write the stand-in as ``folder/dbTool``; with ``log_calls`` its calls go to ``folder/calls.jsonl``."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "dbTool"
     text = _SCRIPT.format(
         python=sys.executable,
-        calls=str(folder / "calls.jsonl"),
+        marker=MARKER,
+        calls=str(folder / "calls.jsonl") if log_calls else "",
         exit_code=exit_code,
         rows=json.dumps(ROWS if rows is None else rows),
     )
-    path.write_text(text)
-    path.chmod(0o755)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    tmp.replace(path)
     return path
+
+
+def is_demo_dbtool(executable: str | Path) -> bool:
+    """True if ``executable`` (a path, or a name on PATH) is this stand-in."""
+    import shutil
+
+    found = shutil.which(str(executable))
+    if found is None:
+        return False
+    try:
+        with open(found, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    return MARKER.encode() in head
 
 
 def calls(folder: Path) -> list[list[str]]:
     """argv of every call the stand-in received."""
-    log = folder / "calls.jsonl"
+    log = Path(folder) / "calls.jsonl"
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []

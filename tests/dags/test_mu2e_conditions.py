@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from dag_support import REPO, load_dag, task_states
-from mu2e_dbtool import ROWS, calls, write_dbtool
+
+from include.mu2e.demo_dbtool import ROWS, calls, write_dbtool
 
 DAG = ("mu2e_conditions.py", "mu2e_conditions")
 
@@ -85,3 +86,18 @@ def test_a_query_without_a_required_tag_pins_nothing(
     assert task_states(run) == {"query": ["success"], "pin": ["failed"]}
     assert "incomplete" not in conditions.known_sets()
     assert not (roots[0] / "mu2e" / "conditions.yaml").exists()
+
+
+def test_the_demo_stand_in_is_named_in_the_query_log(
+    roots: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from include.mu2e import conditions
+    from include.mu2e.demo_dbtool import DEMO_PATH
+
+    tool = write_dbtool(roots[0] / "mu2e" / DEMO_PATH.parent, log_calls=False)  # as include.mu2e.demo does
+    monkeypatch.setenv("HEP_MU2E_DBTOOL", str(tool))
+    with caplog.at_level("WARNING"):
+        run = load_dag(*DAG).test(run_conf={"key": "demo-1430"})
+    assert str(run.state) == "success", task_states(run)
+    assert f"demo stand-in dbTool {tool}" in caplog.text
+    assert set(conditions.pinned("demo-1430")[0]) == set(ROWS)

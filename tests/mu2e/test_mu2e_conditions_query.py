@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from mu2e_dbtool import ROWS, calls, write_dbtool
 
 from include.core.errors import ConfigError, InputFileError, ParamError
 from include.mu2e import conditions
+from include.mu2e.demo_dbtool import ROWS, calls, write_dbtool
 from include.mu2e.normalizations import Normalization, NormParams
 
 
@@ -54,6 +54,35 @@ def test_query_runs_dbtool_and_parses_its_rows(tmp_path: Path):
     rates = conditions.stop_rates(rows)
     assert rates.target_mu_stops_per_pot == pytest.approx(0.00432 * 3.6111e-4 * 1000)
     assert rates.ipa_mu_stops_per_pot == pytest.approx(0.00432 * 2.05e-5)
+
+
+def test_the_demo_writes_a_labelled_stand_in_that_answers_the_query(
+    mu2e_demo_master: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    from include.mu2e import demo
+    from include.mu2e.demo_dbtool import DEMO_PATH, MARKER, is_demo_dbtool
+
+    tool = mu2e_demo_master / DEMO_PATH
+    assert tool.is_file() and demo.missing(mu2e_demo_master) == []
+    assert MARKER in tool.read_text().splitlines()[1] and is_demo_dbtool(tool)
+    with caplog.at_level("WARNING", logger="include.mu2e.conditions"):
+        rows, _, argv = conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(tool))
+    assert argv[0] == str(tool)
+    assert {tag: (r.numerator, r.denominator, r.eff) for tag, r in rows.items()} == {
+        tag: tuple(map(float, values)) for tag, values in ROWS.items()
+    }
+    assert f"demo stand-in dbTool {tool} answers this query" in caplog.text
+    assert not (tool.parent / "calls.jsonl").exists()  # the demo's copy writes nothing into the data root
+    # a real tool is not labelled
+    real = tmp_path / "dbTool"
+    real.write_text("#!/bin/sh\necho 'TABLE SimEfficiencies2'\necho 'MuBeamCat,0,0,0.1'\n")
+    real.chmod(0o755)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="include.mu2e.conditions"):
+        conditions.query_rows("Sim_best", "v1_1", 1430, dbtool=str(real))
+    assert not is_demo_dbtool(real) and "demo stand-in" not in caplog.text
+    # an older demo folder without the tool is generated again
+    assert demo.missing(tmp_path) == [tmp_path / DEMO_PATH]
 
 
 def test_failed_query_says_why_and_missing_tool_is_a_config_error(tmp_path: Path):

@@ -33,6 +33,15 @@ and `summary.json` / `summary.csv` for the campaign (files, events, failures). B
 the containers with apptainer from the worker; `condor` runs each step as an HTCondor job that
 calls apptainer. Production uses the real images (SIF files or CVMFS paths); the defaults point
 at the small stand-ins the demo builds.
+
+**Needs** apptainer in the worker for backend `local` (the `HEP_APPTAINER_BIN` setting, else
+`apptainer` on PATH) and the two images. Debian 12 has no apptainer package: in the demo,
+`./scripts/run.sh` sets it up inside the checkout (`scripts/install-demo-tools.sh`, as root:
+`.local/condor-pool/bin/apptainer`, which `scripts/env.sh` names in `HEP_APPTAINER_BIN`) and
+builds the stand-in images into `<data root>/ldmx_darkbrem_signal/images/`
+(`python -m include.darkbrem.standin <data root>/ldmx_darkbrem_signal/images`). When either is
+missing, the first task (`validate_params`) fails at once, naming the missing image
+(`dbgen_image`, `ldmx_image`) or `HEP_APPTAINER_BIN` and the command that gets it.
 """
 
 PARAMS = {

@@ -5,7 +5,10 @@
 Each production registers one generator ``generate(target: Path, seed: int) -> list[Path]``
 that writes its inputs below ``target`` (``<data root>/<production>``) and returns the files it
 wrote. A production whose folder already holds a completion marker from the same seed is
-skipped unless ``--force``; a half-written folder (no marker) is generated again.
+skipped unless ``--force``; a half-written folder (no marker) is generated again. A generator's
+module may also define ``missing(target) -> list[Path]``: files of a finished demo that are absent
+(e.g. images that need a tool installed after the first run); when it lists any, the production
+is generated again.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ def available() -> dict[str, str]:
     return found
 
 
+def _missing(module: object, target: Path) -> list[Path]:
+    check = getattr(module, "missing", None)
+    return list(check(target)) if check is not None else []
+
+
 def generate(data_root: Path, only: list[str] | None = None, seed: int = 2017, force: bool = False) -> dict:
     """Run the generators; return ``{production: {"files": n, "seconds": s, "skipped": bool}}``."""
     generators = available()
@@ -56,11 +64,12 @@ def generate(data_root: Path, only: list[str] | None = None, seed: int = 2017, f
         target = data_root / name
         marker = target / MARKER
         stamp = {"production": name, "seed": seed, "generator": generators[name]}
-        if not force and marker.exists() and hash_object(stamp) in marker.read_text():
+        module_name, func_name = generators[name].split(":")
+        module = importlib.import_module(module_name)
+        if not force and marker.exists() and hash_object(stamp) in marker.read_text() and not _missing(module, target):
             summary[name] = {"files": 0, "seconds": 0.0, "skipped": True}
             continue
-        module_name, func_name = generators[name].split(":")
-        func = getattr(importlib.import_module(module_name), func_name)
+        func = getattr(module, func_name)
         t0 = time.monotonic()
         target.mkdir(parents=True, exist_ok=True)
         files = func(target, seed)

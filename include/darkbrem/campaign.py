@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from include.core.errors import ParamError
+from include.core.errors import ConfigError, ParamError
 from include.core.fingerprint import sha256_file
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
 from include.darkbrem import PRODUCTION
@@ -165,7 +165,9 @@ def _image(value: Any, param: str, settings: Settings) -> Path:
     reject_shell_metacharacters(value, param)
     path = resolve_inside(value, [settings.data_root, *IMAGE_ROOTS], param)
     if not path.exists():
-        raise ParamError(param, f"image {path} does not exist")
+        from include.darkbrem.standin import missing_image_hint
+
+        raise ParamError(param, f"image {path} does not exist; {missing_image_hint(path, settings.apptainer_bin)}")
     eval_safe(str(path), param)
     return path
 
@@ -201,6 +203,12 @@ def validate(params: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     sim_events = _int(p["sim_events"], "sim_events", 1, 10_000_000)
     dbgen_image = _image(p["dbgen_image"], "dbgen_image", settings)
     ldmx_image = _image(p["ldmx_image"], "ldmx_image", settings)
+    if p["backend"] == "local":  # the worker runs the containers (on condor, the execute node does)
+        from include.darkbrem.standin import apptainer_missing
+
+        problem = apptainer_missing(settings.apptainer_bin)
+        if problem:
+            raise ConfigError(f"backend local runs the containers in this worker: {problem}")
     sim_config = resolve_inside(p["sim_config"], [settings.data_root], "sim_config", must_exist=True)
     if not sim_config.is_file() or sim_config.suffix != ".py":
         raise ParamError("sim_config", f"{sim_config} must be a Python config file (.py)")

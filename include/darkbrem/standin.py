@@ -40,14 +40,64 @@ SIM_PACKAGES = ("numpy", "awkward_cpp", "pyarrow", "cramjam", "xxhash", "zstanda
 IMAGE_NAMES = {"dbgen-v4": "4.6", "dbgen-v5": "5.2", "ldmx-pro": None}
 
 
+def checkout() -> Path:
+    """The project checkout this package is installed from (editable install)."""
+    return Path(include.__file__).resolve().parents[1]
+
+
 def source_dir() -> Path:
     """``docker/images/ldmx`` of this checkout (the image payload)."""
-    return Path(include.__file__).resolve().parents[1] / "docker" / "images" / "ldmx"
+    return checkout() / "docker" / "images" / "ldmx"
 
 
 def sim_config_text() -> str:
     """The default simulation config script (``config.py``)."""
     return resources.files("include.darkbrem").joinpath("sim_config.py.tmpl").read_text()
+
+
+def demo_apptainer() -> Path:
+    """The apptainer wrapper ``scripts/install-demo-tools.sh`` sets up inside the checkout."""
+    return checkout() / ".local" / "condor-pool" / "bin" / "apptainer"
+
+
+def apptainer_hint() -> str:
+    """How to get apptainer: the command, and the setting that names it."""
+    return (
+        f"get it with `{checkout()}/scripts/install-demo-tools.sh` as root (apptainer inside the checkout, "
+        f"{demo_apptainer()}; scripts/env.sh then sets HEP_APPTAINER_BIN to it, and ./scripts/run.sh does "
+        "both), or set HEP_APPTAINER_BIN to an apptainer executable"
+    )
+
+
+def apptainer_missing(apptainer_bin: str = "") -> str | None:
+    """None if a container runtime can be started here, else what is missing and how to get it.
+
+    ``apptainer_bin`` is the ``HEP_APPTAINER_BIN`` setting; empty means apptainer, else
+    singularity, on PATH.
+    """
+    if apptainer_bin:
+        if shutil.which(apptainer_bin):
+            return None
+        return f"HEP_APPTAINER_BIN={apptainer_bin} is not an executable file; {apptainer_hint()}"
+    if shutil.which("apptainer") or shutil.which("singularity"):
+        return None
+    return (
+        f"no apptainer: HEP_APPTAINER_BIN is empty and neither apptainer nor singularity is on PATH; {apptainer_hint()}"
+    )
+
+
+def missing_image_hint(image: Path, apptainer_bin: str = "") -> str:
+    """How to get a missing image: build the stand-in (with the command), or name a real image."""
+    if image.suffix == ".sif" and image.stem in IMAGE_NAMES:
+        hint = (
+            f"build the stand-in images with `python -m include.darkbrem.standin {image.parent}` "
+            "(./scripts/run.sh builds them when apptainer is set up)"
+        )
+        problem = apptainer_missing(apptainer_bin)
+        if problem:
+            hint += f"; that needs apptainer, which is missing too: {problem}"
+        return hint + "; in production give the real image (a SIF file or a /cvmfs path)"
+    return "give an existing SIF file or unpacked image directory (inside the data root or on /cvmfs)"
 
 
 def standin_binds(image: str | Path) -> list[Bind]:

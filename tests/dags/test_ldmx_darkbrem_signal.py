@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_support import load_dag, pool_unavailable, register_dag
+from dag_support import load_dag, pool_unavailable, register_dag, task_states
 
 from include.core.fingerprint import sha256_file
 
@@ -267,6 +267,34 @@ def test_airflow_retry_recovers_a_transient_failure(campaign_data: dict[str, Any
     assert str(run.state) == "success"
     assert not (unit / "FAULT_ONCE").exists() and (unit / "tdb_1.root").is_file()
     assert _results(unit)["simulate"] == "ran"
+
+
+def test_missing_apptainer_and_image_fail_the_first_task_saying_what_and_how(
+    roots: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's defaults without the stand-in images and without apptainer: validate_params fails
+    at once, naming the field, the missing file and the commands; the DAG's page says the same."""
+    from include.darkbrem.standin import checkout, sim_config_text
+
+    data, output = roots
+    (data / "ldmx_darkbrem_signal").mkdir()
+    (data / "ldmx_darkbrem_signal" / "config.py").write_text(sim_config_text())
+    monkeypatch.setenv("HEP_APPTAINER_BIN", str(data / "no" / "apptainer"))
+    dag = load_dag(*DAG)
+    run = dag.test()
+    assert str(run.state) == "failed"
+    states = task_states(run)
+    assert states["validate_params"] == ["failed"] and states["plan"] == ["upstream_failed"]
+    captured = capfd.readouterr()
+    log = captured.out + captured.err  # the task log
+    images = data / "ldmx_darkbrem_signal" / "images"
+    assert f"AirflowFailException: parameter 'dbgen_image': image {images / 'dbgen-v4.sif'} does not exist" in log
+    assert f"`python -m include.darkbrem.standin {images}`" in log
+    assert f"HEP_APPTAINER_BIN={data / 'no' / 'apptainer'} is not an executable file" in log
+    assert f"`{checkout()}/scripts/install-demo-tools.sh` as root" in log
+    assert not (output / "ldmx_darkbrem_signal").exists()
+    for text in ("scripts/install-demo-tools.sh", "python -m include.darkbrem.standin", "HEP_APPTAINER_BIN"):
+        assert text in dag.doc_md
 
 
 @pytest.mark.apptainer

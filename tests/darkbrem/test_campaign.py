@@ -7,15 +7,21 @@ from typing import Any
 
 import pytest
 
-from include.core.errors import ParamError
+from include.core.errors import ConfigError, ParamError
 from include.core.fingerprint import sha256_file
 from include.darkbrem import campaign as cp
+from include.darkbrem import standin
 from include.settings import load_settings
 
 
 @pytest.fixture
-def setup(roots: tuple[Path, Path]) -> dict[str, Any]:
+def setup(roots: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     data, output = roots
+    apptainer = tmp_path / "bin" / "apptainer"  # validation only checks that the runtime is there
+    apptainer.parent.mkdir()
+    apptainer.write_text("#!/bin/sh\n")
+    apptainer.chmod(0o755)
+    monkeypatch.setenv("HEP_APPTAINER_BIN", str(apptainer))
     folder = data / "ldmx_darkbrem_signal"
     (folder / "images").mkdir(parents=True)
     (folder / "images" / "dbgen-v4.sif").write_bytes(b"dbgen image")
@@ -128,3 +134,43 @@ def test_unpacked_image_directory_is_named_not_hashed(setup: dict[str, Any]) -> 
     (unpacked / "usr").mkdir(parents=True)
     unit = cp.plan(validate(setup, masses=[0.1], runs_per_mass=1, ldmx_image=str(unpacked)))[0]
     assert unit["ldmx_image_sha256"] == f"directory image, not hashed: {unpacked}"
+
+
+def test_a_missing_stand_in_image_names_the_field_and_the_command(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = setup["data"] / "ldmx_darkbrem_signal" / "images"
+    (images / "dbgen-v4.sif").unlink()
+    with pytest.raises(ParamError) as info:
+        validate(setup)
+    assert info.value.param == "dbgen_image"
+    assert f"image {images / 'dbgen-v4.sif'} does not exist; build the stand-in images with " in str(info.value)
+    assert f"`python -m include.darkbrem.standin {images}`" in str(info.value)
+    assert "missing too" not in str(info.value)
+    # without apptainer either, the message says that too, and how to get it
+    monkeypatch.setenv("HEP_APPTAINER_BIN", "/nowhere/apptainer")
+    with pytest.raises(ParamError) as info:
+        cp.validate({}, load_settings())
+    assert info.value.param == "dbgen_image"
+    assert "that needs apptainer, which is missing too: HEP_APPTAINER_BIN=/nowhere/apptainer is not an executable" in (
+        str(info.value)
+    )
+    assert f"`{standin.checkout()}/scripts/install-demo-tools.sh` as root" in str(info.value)
+
+
+def test_missing_apptainer_stops_a_local_campaign_naming_the_setting_and_the_command(
+    setup: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEP_APPTAINER_BIN", str(tmp_path / "no" / "apptainer"))
+    with pytest.raises(ConfigError) as info:
+        cp.validate({}, load_settings())
+    message = str(info.value)
+    assert message.startswith("backend local runs the containers in this worker: HEP_APPTAINER_BIN=")
+    assert f"`{standin.checkout()}/scripts/install-demo-tools.sh` as root" in message
+    assert "HEP_APPTAINER_BIN to it" in message and str(standin.demo_apptainer()) in message
+    monkeypatch.delenv("HEP_APPTAINER_BIN")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match="no apptainer: HEP_APPTAINER_BIN is empty and neither apptainer nor"):
+        cp.validate({}, load_settings())
+    # on condor the execute node runs the containers: the worker needs none
+    assert cp.validate({"backend": "condor"}, load_settings())["backend"] == "condor"

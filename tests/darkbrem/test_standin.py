@@ -90,5 +90,25 @@ def test_demo_without_a_container_runtime_explains(tmp_path: Path, monkeypatch: 
     files = demo.generate(tmp_path / "ldmx_darkbrem_signal", 1)
     names = sorted(p.relative_to(tmp_path / "ldmx_darkbrem_signal").as_posix() for p in files)
     assert names == ["config.py", "images/README.txt"]
-    assert "docker/images/ldmx/build.sh" in (tmp_path / "ldmx_darkbrem_signal" / "images" / "README.txt").read_text()
+    images = tmp_path / "ldmx_darkbrem_signal" / "images"
+    note = (images / "README.txt").read_text()
+    assert "no apptainer: HEP_APPTAINER_BIN is empty and neither apptainer nor singularity is on PATH" in note
+    assert f"{standin.checkout()}/scripts/install-demo-tools.sh` as root" in note
+    assert f"`python -m include.darkbrem.standin {images}`" in note
     assert files[0].read_text() == standin.sim_config_text()
+    # the images are still missing: the next `python -m include.demo` generates this production again
+    assert demo.missing(tmp_path / "ldmx_darkbrem_signal") == [images / f"{n}.sif" for n in standin.IMAGE_NAMES]
+
+
+def test_demo_is_generated_again_while_something_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from include import demo as registry
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("HEP_APPTAINER_BIN", str(tmp_path / "no" / "apptainer"))
+    monkeypatch.setattr(registry, "GENERATORS", {"ldmx_darkbrem_signal": "include.darkbrem.demo:generate"})
+    assert registry.generate(tmp_path)["ldmx_darkbrem_signal"]["skipped"] is False
+    assert registry.generate(tmp_path)["ldmx_darkbrem_signal"]["skipped"] is False  # images still missing
+    note = (tmp_path / "ldmx_darkbrem_signal" / "images" / "README.txt").read_text()
+    assert f"HEP_APPTAINER_BIN={tmp_path / 'no' / 'apptainer'} is not an executable file" in note
+    monkeypatch.setattr(demo, "missing", lambda target: [])  # as if the images were there
+    assert registry.generate(tmp_path)["ldmx_darkbrem_signal"]["skipped"] is True

@@ -1,13 +1,14 @@
 """Mu2e conditions: query SimEfficiencies2 with dbTool and pin the rows for ensemble campaigns.
 
-query (logged: the command and every row) -> pin (site config, never overwritten) -> stop rates.
+validate_params -> query (logged: the command and every row) -> pin (site config, never overwritten)
+-> stop rates.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
 from include.core import dagkit
 
@@ -34,6 +35,12 @@ so no campaign ever needs the database while it runs.
   fails here, not as a silent zero yield later), and an existing key is never overwritten: choose a
   new key for a new query. It returns the stop rates the set gives.
 
+**validate_params** checks the form first and is never retried. An empty **key** is
+`<purpose>-<version>-<run>` (e.g. `Sim_best-v1_1-1430`). A key pinned for another query, or
+shipped with the package, is refused there, before the database is asked; the same query under
+its own key is queried again and pins nothing new when the rows are unchanged, so triggering the
+defaults twice succeeds.
+
 Defaults: purpose `Sim_best`, version `v1_1`, run 1430 (the Oct-2024 option is `MDC2020_best`,
 `v1_1`, run 1200).
 """
@@ -49,10 +56,12 @@ Defaults: purpose `Sim_best`, version `v1_1`, run 1430 (the Oct-2024 option is `
     default_args=dagkit.default_args(retries=2),
     params={
         "key": Param(
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=NAME_PATTERN,
             title="Key of the pinned set",
-            description="Name ensembles use in their `conditions` field, e.g. MDC2025-Sim_best-1430. Never reused.",
+            description="Name ensembles use in their `conditions` field, e.g. MDC2025-Sim_best-1430. Never reused "
+            "for another query. Empty: <purpose>-<version>-<run>.",
         ),
         "purpose": Param(
             "Sim_best",
@@ -68,53 +77,58 @@ Defaults: purpose `Sim_best`, version `v1_1`, run 1430 (the Oct-2024 option is `
             1430, type="integer", minimum=1, title="Run number", description="Run whose conditions are queried."
         ),
         "description": Param(
-            "", type="string", maxLength=200, title="Description", description="Free text kept with the set."
+            None,
+            type=["null", "string"],
+            maxLength=200,
+            title="Description",
+            description="Free text kept with the set. Empty: 'SimEfficiencies2 <purpose> <version> run <run>'.",
         ),
     },
 )
 def mu2e_conditions() -> None:
-    @task
-    def query() -> str:
-        """Run the conditions query; log the command and the rows; keep the raw output."""
-        from pathlib import Path
+    validate_params = dagkit.validation_task(
+        "include.mu2e.conditions:validate_form",
+        doc="Check the query selection and the key (derived when empty; not pinned for another query). Never retried.",
+    )
 
-        from include.core import atomic
+    @task
+    def query(form: dict[str, Any]) -> str:
+        """Run the conditions query; log the command and the rows; keep the raw output."""
         from include.mu2e import conditions
         from include.settings import load_settings
 
-        params = get_current_context()["params"]
         with dagkit.permanent_errors():
-            key = conditions.new_key(params["key"])
-            rows, raw, argv = conditions.query_rows(params["purpose"], params["version"], int(params["run"]))
+            rows, raw, argv = conditions.query_rows(form["purpose"], form["version"], form["run"])
         print("query:", " ".join(argv))
         for tag, row in rows.items():
             print(f"  {tag},{row.numerator:g},{row.denominator:g},{row.eff:.10g}")
-        target = load_settings(airflow_variables=True).production_output(DAG_ID) / key / f"{conditions.TABLE}.csv"
-        return str(atomic.write_text(Path(target), raw))
+        output = load_settings(airflow_variables=True).production_output(DAG_ID)
+        with dagkit.permanent_errors():
+            return str(conditions.keep_raw_output(output, form["key"], raw, rows))
 
     @task
-    def pin(raw_path: str) -> dict[str, Any]:
+    def pin(raw_path: str, form: dict[str, Any]) -> dict[str, Any]:
         """Pin the queried rows under the key; return the stop rates they give."""
         from pathlib import Path
 
         from include.mu2e import conditions
 
-        params = get_current_context()["params"]
         with dagkit.permanent_errors():
             rows = conditions.rows_from_dbtool(Path(raw_path).read_text(), raw_path)
             path = conditions.pin(
                 rows,
-                params["key"],
-                purpose=params["purpose"],
-                version=params["version"],
-                run=int(params["run"]),
-                description=params["description"],
+                form["key"],
+                purpose=form["purpose"],
+                version=form["version"],
+                run=form["run"],
+                description=form["description"],
             )
-            rates = conditions.stop_rates(rows, source=f"{params['key']}: {params['purpose']} run {params['run']}")
-        print(f"pinned {params['key']!r} in {path}")
-        return {"key": params["key"], "config": str(path), **rates.to_dict()}
+            rates = conditions.stop_rates(rows, source=f"{form['key']}: {form['purpose']} run {form['run']}")
+        print(f"pinned {form['key']!r} in {path}")
+        return {"key": form["key"], "config": str(path), **rates.to_dict()}
 
-    pin(query())
+    form = validate_params()
+    pin(query(form), form)
 
 
 mu2e_conditions()

@@ -200,6 +200,64 @@ def new_key(key: str, config_file: str | Path | None = None) -> str:
     return key
 
 
+def default_key(purpose: str, version: str, run: int) -> str:
+    """The key of a set when the form names none: ``<purpose>-<version>-<run>``, e.g. ``Sim_best-v1_1-1430``."""
+    return f"{purpose}-{version}-{run}"
+
+
+def _entry_description(description: str, purpose: str, version: str, run: int) -> str:
+    return description or f"{TABLE} {purpose} {version} run {run}"
+
+
+def validate_form(params: dict[str, Any], config_file: str | Path | None = None) -> dict[str, Any]:
+    """The mu2e_conditions DAG's first task: the query selection and the key to pin it under.
+
+    An empty key (None or ``""``) is :func:`default_key` of the selection. A key already pinned is
+    refused, naming the file, unless it is this site's set of the same query (purpose, version,
+    run and description): querying again then pins nothing new when the rows are the same (a
+    repeated trigger of the defaults succeeds), and fails in ``pin`` when the database changed.
+    """
+    purpose, version, run = params.get("purpose", "Sim_best"), params.get("version", "v1_1"), params.get("run", 1430)
+    _check_selection(purpose, version, run)
+    description = params.get("description") or ""
+    if not isinstance(description, str) or len(description) > 200:
+        raise ParamError("description", f"{description!r} must be text of at most 200 characters")
+    key = params.get("key") or default_key(purpose, version, run)
+    _check_key(key)
+    site = Path(config_file) if config_file is not None else site_config_file()
+    taken = known_sets(config_file)
+    if key in taken:
+        entry = _read_sets(taken[key])[key]
+        same = {"purpose": purpose, "version": version, "run": run}
+        same["description"] = _entry_description(description, purpose, version, run)
+        if taken[key].resolve() != site.resolve() or any(entry.get(k) != v for k, v in same.items()):
+            pinned_as = f"{entry.get('purpose')} {entry.get('version')} run {entry.get('run')}"
+            raise ParamError("key", f"{key!r} is already pinned in {taken[key]} ({pinned_as}); choose a new key")
+    return {"key": key, "purpose": purpose, "version": version, "run": run, "description": description}
+
+
+def keep_raw_output(
+    folder: str | Path, key: str, raw: str, rows: dict[str, Row], config_file: str | Path | None = None
+) -> Path:
+    """Keep a query's raw output as ``<folder>/<key>/SimEfficiencies2.csv``; return the file.
+
+    A repeated query of a pinned key (the same selection, see :func:`validate_form`) keeps the
+    pinned set's output when it gives the same rows, and is refused when the database now answers
+    other rows. The output of a key not pinned yet (e.g. after a failed pin) is replaced.
+    """
+    from include.core import atomic
+
+    target = Path(folder) / key / f"{TABLE}.csv"
+    if target.exists() and key in known_sets(config_file):
+        if rows_from_dbtool(target.read_text(), str(target)) == rows:
+            return target
+        raise ConfigError(
+            f"conditions set {key!r}: the database now answers other {TABLE} rows than the kept query "
+            f"output {target}; pin them under a new key"
+        )
+    return atomic.write_text(target, raw)
+
+
 def _check_selection(purpose: str, version: str, run: int) -> None:
     for param, value in (("purpose", purpose), ("version", version)):
         if not isinstance(value, str) or not _NAME.match(value):
@@ -285,7 +343,7 @@ def pin(
     _check_key(key)
     stop_rates(rows)
     entry = {
-        "description": description or f"{TABLE} {purpose} {version} run {run}",
+        "description": _entry_description(description, purpose, version, run),
         "purpose": purpose,
         "version": version,
         "run": int(run),

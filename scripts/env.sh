@@ -18,9 +18,23 @@ export AIRFLOW__API__HOST=${AIRFLOW__API__HOST:-127.0.0.1}
 export AIRFLOW__API__PORT=$AIRFLOW_PORT
 export AIRFLOW__API__BASE_URL=${AIRFLOW__API__BASE_URL:-http://localhost:$AIRFLOW_PORT}
 export PATH=$REPO/.venv/bin:$PATH
-# The personal HTCondor pool (docker/condor), when it has been set up.
-HEP_CONDOR_POOL_DIR=${CONDOR_POOL_DIR:-/var/lib/hep-productions/condor-pool}
-if [ -z "${CONDOR_CONFIG:-}" ] && [ -f "$HEP_CONDOR_POOL_DIR/client/condor_config" ]; then
-  export CONDOR_CONFIG=$HEP_CONDOR_POOL_DIR/client/condor_config
-  export PATH=$HEP_CONDOR_POOL_DIR/bin:$PATH
+# The HTCondor pool is chosen explicitly, never attached because one happens to be installed:
+# HEP_CONDOR_POOL_DIR names a personal pool built by docker/condor/setup-pool.sh (e.g.
+# /var/lib/hep-productions/condor-pool; its client config and CLI wrappers are used, overriding
+# CONDOR_CONFIG), or CONDOR_CONFIG names a site's HTCondor configuration. Neither: no pool.
+if [ -n "${HEP_CONDOR_POOL_DIR:-}" ]; then
+  if [ -f "$HEP_CONDOR_POOL_DIR/client/condor_config" ]; then
+    export CONDOR_CONFIG=$HEP_CONDOR_POOL_DIR/client/condor_config
+    export PATH=$HEP_CONDOR_POOL_DIR/bin:$PATH
+  else
+    echo "[env] HEP_CONDOR_POOL_DIR=$HEP_CONDOR_POOL_DIR has no client/condor_config (build it with" \
+      "docker/condor/setup-pool.sh): no HTCondor pool attached" >&2
+  fi
 fi
+# The demo's tools, unless set: apptainer inside the checkout (scripts/install-demo-tools.sh; when
+# it is not there, apptainer on PATH) and the DEMO STAND-IN Mu2e dbTool that the demo data holds
+# (include/mu2e/demo_dbtool.py; the conditions database cannot be reached from here).
+if [ -z "${HEP_APPTAINER_BIN:-}" ] && [ -x "$REPO/.local/condor-pool/bin/apptainer" ]; then
+  export HEP_APPTAINER_BIN=$REPO/.local/condor-pool/bin/apptainer
+fi
+export HEP_MU2E_DBTOOL=${HEP_MU2E_DBTOOL:-$HEP_DATA_ROOT/mu2e/demo-dbtool/dbTool}

@@ -4,6 +4,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$REPO/scripts/install.sh"
+"$REPO/scripts/install-demo-tools.sh" || true  # apptainer inside the checkout; else one line says why
 # shellcheck source=scripts/env.sh
 source "$REPO/scripts/env.sh"
 mkdir -p "$AIRFLOW_HOME" "$HEP_DATA_ROOT" "$HEP_OUTPUT_ROOT"

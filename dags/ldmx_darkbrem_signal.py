@@ -60,8 +60,8 @@ PARAMS = {
         description="A' masses in GeV (the generator's --apmass); the simulation gets 1000 x in MeV.",
     ),
     "masses_mev": Param(
-        [],
-        type="array",
+        None,
+        type=["null", "array"],
         items={"type": "number", "exclusiveMinimum": 0},
         description="Optional: the simulation masses in MeV, one per mass; each must equal 1000 x the GeV mass.",
     ),
@@ -74,11 +74,11 @@ PARAMS = {
     ),
     "first_run": Param(1, type="integer", minimum=0, description="First run number when runs_per_mass is used."),
     "run_numbers": Param(
-        [],
-        type="array",
+        None,
+        type=["null", "array"],
         items={"anyOf": [{"type": "integer", "minimum": 0}, {"type": "array", "items": {"type": "integer"}}]},
         description="Explicit run numbers: one list for every mass, or one list per mass. Unique per mass "
-        "(the run seeds MadGraph and the simulation).",
+        "(the run seeds MadGraph and the simulation). Empty: runs_per_mass runs from first_run.",
     ),
     "nevents": Param(
         1000,
@@ -133,8 +133,8 @@ PARAMS = {
         "--apmass (MeV) --library --out-dir.",
     ),
     "output_root": Param(
-        "",
-        type="string",
+        None,
+        type=["null", "string"],
         description="Output root (inside the configured HEP_OUTPUT_ROOT); empty = HEP_OUTPUT_ROOT itself.",
     ),
     "backend": Param(
@@ -192,13 +192,10 @@ def _run_step(unit: dict[str, Any], step: str, force: str) -> dict[str, Any]:
     max_active_runs=1,
 )
 def ldmx_darkbrem_signal() -> None:
-    @task
-    def validate_params(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from include.darkbrem.campaign import validate
-        from include.settings import load_settings
-
-        with dagkit.permanent_errors():  # retrying cannot fix a parameter
-            return validate(dict(params or {}), load_settings(airflow_variables=True))
+    validate_params = dagkit.validation_task(
+        "include.darkbrem.campaign:validate_form",
+        doc="Check the form (masses, runs, images, paths, tools); return the campaign. Never retried.",
+    )
 
     @task
     def plan(campaign: dict[str, Any]) -> list[dict[str, Any]]:
@@ -222,13 +219,14 @@ def ldmx_darkbrem_signal() -> None:
     def chain(unit: dict[str, Any]) -> None:
         generate(unit) >> extract(unit) >> simulate(unit)
 
-    @task(trigger_rule="all_done")
-    def summary(campaign: dict[str, Any], units: list[dict[str, Any]]) -> dict[str, Any]:
+    @task
+    def summary(campaign: dict[str, Any], units: list[dict[str, Any]] | None) -> dict[str, Any]:
+        """The campaign's summary.json / summary.csv (runs after failed chains too, not after a refused form)."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from include.darkbrem.summary import write_summary
 
-        totals = write_summary(campaign, units)
+        totals = write_summary(campaign, dagkit.upstream_result(units, "plan"))
         if totals["failed"] or totals["incomplete"]:
             raise AirflowFailException(
                 f"{totals['ok']}/{totals['units']} chains complete; failed: {totals['failed']}, "
@@ -238,7 +236,7 @@ def ldmx_darkbrem_signal() -> None:
 
     campaign = validate_params()
     units = plan(campaign)
-    chain.expand(unit=units) >> summary(campaign, units)
+    chain.expand(unit=units) >> dagkit.fan_in(summary(campaign, units), campaign)
 
 
 ldmx_darkbrem_signal()

@@ -241,6 +241,17 @@ def validate(params: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     }
 
 
+def validate_form(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The DAG's first task: :func:`validate` with the settings (Airflow Variables included).
+
+    Empty optional fields (None) take the defaults: derived MeV masses, consecutive run numbers,
+    ``HEP_OUTPUT_ROOT`` as output root.
+    """
+    from include.settings import load_settings
+
+    return validate(params, load_settings(airflow_variables=True))
+
+
 def image_digest(image: str) -> str:
     """sha256 of a SIF file; an unpacked image directory (e.g. on CVMFS) is named, not hashed."""
     path = Path(image)

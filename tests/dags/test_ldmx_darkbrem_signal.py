@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_support import load_dag, pool_unavailable, register_dag, task_states
+from dag_support import assert_refused_at_once, form_conf, load_dag, pool_unavailable, register_dag, task_states
 
 from include.core.fingerprint import sha256_file
 
@@ -203,6 +203,40 @@ def test_trigger_form_refuses_invalid_values(bad: dict[str, Any]) -> None:
     with pytest.raises(ParamValidationError, match=f"Invalid input for param {next(iter(bad))}"):
         params.update(bad)
         params.validate()
+
+
+def test_form_defaults_are_a_valid_campaign(roots: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The untouched form (empty masses_mev, run_numbers, output_root): derived MeV masses, runs 1-2,
+    HEP_OUTPUT_ROOT. Images and the runtime are placeholders: only their presence is checked here."""
+    from include.darkbrem.campaign import validate_form
+
+    data, output = roots
+    folder = data / "ldmx_darkbrem_signal"
+    (folder / "images").mkdir(parents=True)
+    for name in ("dbgen-v4.sif", "ldmx-pro.sif"):
+        (folder / "images" / name).write_bytes(b"SIF placeholder")
+    (folder / "config.py").write_text("# simulation config placeholder\n")
+    runtime = data / "bin" / "apptainer"
+    runtime.parent.mkdir()
+    runtime.write_text("#!/bin/sh\nexit 0\n")
+    runtime.chmod(0o755)
+    monkeypatch.setenv("HEP_APPTAINER_BIN", str(runtime))
+    conf = form_conf(load_dag(*DAG, None))
+    assert (conf["masses_mev"], conf["run_numbers"], conf["output_root"]) == (None, None, None)
+    campaign = validate_form(conf)
+    assert campaign["masses_mev"] == [10.0, 100.0, 1000.0]
+    assert campaign["run_numbers"] == [[1, 2]] * 3 and campaign["output_root"] == str(output)
+    assert validate_form({**conf, "masses_mev": [], "run_numbers": [], "output_root": ""}) == campaign
+
+
+def test_mismatched_mass_units_fail_the_first_task_at_once(roots: tuple[Path, Path], capfd) -> None:
+    dag = load_dag(*DAG, retries=None)  # the DAG's own retries
+    conf = {"masses": [0.01], "masses_mev": [99.0]}
+    states = assert_refused_at_once(
+        dag, conf, "masses_mev", "99.0 MeV does not match the generator mass 0.01 GeV", capfd
+    )
+    assert states["plan"] == ["upstream_failed"] and states["summary"] == ["upstream_failed"]
+    assert not (roots[1] / "ldmx_darkbrem_signal").exists()
 
 
 @pytest.mark.apptainer

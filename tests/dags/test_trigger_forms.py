@@ -1,0 +1,55 @@
+"""Every DAG's trigger form can be submitted from the UI with its defaults, and every DAG starts with
+dagkit's ``validate_params``; tasks that run after failures wait for it (``dagkit.fan_in``).
+
+Each DAG's own test module runs one invalid form with ``dag.test()`` (``assert_refused_at_once``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from dag_support import form_conf
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
+# Trigger rules that run a task after an upstream task failed: such a task must be wired with
+# dagkit.fan_in (a teardown of validate_params), else it runs, and crashes, after a refused form.
+RUN_AFTER_FAILURE = {"all_done", "one_failed", "one_done", "always", "all_failed"}
+
+
+@pytest.fixture(scope="module")
+def dags() -> dict[str, list]:
+    from airflow.models import DagBag
+
+    found = {}
+    for path in DAG_FILES:
+        bag = DagBag(dag_folder=str(path))
+        assert not bag.import_errors, bag.import_errors
+        found[path.name] = list(bag.dags.values())
+    return found
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_the_untouched_form_is_valid(dags, path: Path) -> None:
+    """As the UI posts it: every field has a default, no empty default is shown as required (a
+    non-nullable "", [] or {}), and the whole conf passes the JSON schema."""
+    for dag in dags[path.name]:
+        conf = form_conf(dag)
+        params = copy.deepcopy(dag.params)
+        params.update(conf)
+        assert params.validate() == conf
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_validate_params_comes_first_and_fan_ins_wait_for_it(dags, path: Path) -> None:
+    for dag in dags[path.name]:
+        assert [t.task_id for t in dag.roots] == ["validate_params"], f"{dag.dag_id}: roots {dag.roots}"
+        assert dag.get_task("validate_params").retries == 0
+        for task in dag.tasks:
+            rule = getattr(task.trigger_rule, "value", task.trigger_rule)
+            assert rule not in RUN_AFTER_FAILURE, f"{dag.dag_id}.{task.task_id}: {rule}; wire it with dagkit.fan_in"
+            if rule == "all_done_setup_success":
+                assert task.is_teardown and task.on_failure_fail_dagrun, f"{dag.dag_id}.{task.task_id}"
+                assert "validate_params" in task.upstream_task_ids, f"{dag.dag_id}.{task.task_id}"

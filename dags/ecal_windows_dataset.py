@@ -233,12 +233,12 @@ def ecal_windows_dataset() -> None:
         result = run_call(call, backend)
         return {"job": result["job"], "files": result["files"], "steps": result["steps"]}
 
-    @task(max_active_tis_per_dagrun=8)
+    @dagkit.unit_task(max_active_tis_per_dagrun=8)
     def windows(conf: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
         """Windows of one group as gzip ndjson + metadata CSV (skipped if up to date)."""
         return _run(conf, unit, "windows")
 
-    @task(max_active_tis_per_dagrun=8)
+    @dagkit.unit_task(max_active_tis_per_dagrun=8)
     def to_parquet(conf: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
         """records_<job>.parquet with the explicit schema (skipped if up to date)."""
         return _run(conf, unit, "parquet")
@@ -252,7 +252,7 @@ def ecal_windows_dataset() -> None:
         with dagkit.permanent_errors():
             return pipeline.validate_params({k: v for k, v in params.items() if k != "backend"})
 
-    @task(trigger_rule="all_done_min_one_success")
+    @dagkit.unit_task(trigger_rule="all_done_min_one_success")
     def finalize(groups: list[dict[str, Any]]) -> dict[str, Any]:
         """One schema across the folder; _common_metadata, _metadata, dataset_metadata.txt (runs even if
         a group failed, so the other groups still make a dataset)."""
@@ -262,7 +262,7 @@ def ecal_windows_dataset() -> None:
             result = pipeline.finalize_dataset(_form())
         return {k: result[k] for k in ("files", "rows", "folder")}
 
-    @task(trigger_rule="all_done_min_one_success", outlets=[DATASET])
+    @dagkit.unit_task(trigger_rule="all_done_min_one_success", outlets=[DATASET])
     def summary(groups: list[dict[str, Any]]) -> dict[str, Any]:
         """Windows per flavour and eta region, control plots; fails listing groups that failed."""
         from airflow.sdk.exceptions import AirflowFailException

@@ -130,7 +130,7 @@ def egamma_tnp() -> None:
         run_dir = prepared["run_dir"]
         return [{"run_dir": run_dir, "dataset": u["dataset"], "chunk": u["chunk"]} for u in prepared["units"]]
 
-    @task(max_active_tis_per_dagrun=8)
+    @dagkit.unit_task(max_active_tis_per_dagrun=8)
     def process_chunk(unit: dict[str, Any]) -> dict[str, Any]:
         """One chunk on the chosen backend (a fresh chunk is not recomputed)."""
         from include.core.backends import TaskCall, run_call
@@ -143,7 +143,7 @@ def egamma_tnp() -> None:
         )
         return run_call(call, backend)
 
-    @task
+    @dagkit.unit_task()
     def merge(validated: dict[str, Any], chunks: list[dict[str, Any]]) -> str:
         """Sum the chunk histograms; write the reports."""
         from include.tnp import pipeline
@@ -151,7 +151,7 @@ def egamma_tnp() -> None:
         pipeline.merge(validated["run_dir"], get_current_context()["params"]["force"])
         return validated["run_dir"]
 
-    @task
+    @dagkit.unit_task()
     def efficiencies_and_plots(run_dir: str) -> str:
         """Cut-and-count efficiencies with Clopper–Pearson errors, and their plots."""
         from include.tnp import pipeline

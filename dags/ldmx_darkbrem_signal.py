@@ -203,15 +203,15 @@ def ldmx_darkbrem_signal() -> None:
 
         return make_plan(campaign)
 
-    @task
+    @dagkit.unit_task()
     def generate(unit: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
         return _run_step(unit, "generate", (params or {}).get("force", "none"))
 
-    @task
+    @dagkit.unit_task()
     def extract(unit: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
         return _run_step(unit, "extract", (params or {}).get("force", "none"))
 
-    @task
+    @dagkit.unit_task()
     def simulate(unit: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
         return _run_step(unit, "simulate", (params or {}).get("force", "none"))
 

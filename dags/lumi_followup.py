@@ -115,7 +115,7 @@ def lumi_followup() -> None:
         return [{**settings, "fills": chunk} for chunk in chunks]
 
     def step_task(step: str) -> Any:
-        @task(task_id=step, max_active_tis_per_dagrun=8, map_index_template="{{ fills_label }}")
+        @dagkit.unit_task(task_id=step, max_active_tis_per_dagrun=8, map_index_template="{{ fills_label }}")
         def run(unit: dict[str, Any]) -> list[dict[str, Any]]:
             from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 

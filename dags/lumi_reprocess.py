@@ -62,7 +62,7 @@ def lumi_reprocess() -> None:
 
         return pending_reprocessing()
 
-    @task(max_active_tis_per_dagrun=4)
+    @dagkit.unit_task(max_active_tis_per_dagrun=4)
     def reprocess(settings: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
         """Reprocess one fill, then mark exactly the changes it started with as processed."""
         from include.massi.watch import reprocess_fill

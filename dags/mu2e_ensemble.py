@@ -219,17 +219,17 @@ def mu2e_ensemble() -> None:
         "configuration. Never retried.",
     )
 
-    @task
+    @dagkit.unit_task()
     def normalize(conf: dict[str, Any]) -> dict[str, Any]:
         """Expected events per process (means), beam POT and both livetimes."""
         return _step(conf, "normalize")
 
-    @task
+    @dagkit.unit_task()
     def check_inputs(conf: dict[str, Any], _normalized: dict[str, Any]) -> dict[str, Any]:
         """Stage 1: campaign config from the inputs; fails with the shortfall per process."""
         return _step(conf, "campaign")
 
-    @task
+    @dagkit.unit_task()
     def build_jobs(conf: dict[str, Any], _checked: dict[str, Any]) -> list[dict[str, Any]]:
         """Per-job seeds and counts; input ranges reserved in the ledger. Returns the mapped units."""
         from include.mu2e import pipeline
@@ -237,7 +237,7 @@ def mu2e_ensemble() -> None:
         _step(conf, "jobs")
         return pipeline.job_units(conf)
 
-    @task(max_active_tis_per_dagrun=8)
+    @dagkit.unit_task(max_active_tis_per_dagrun=8)
     def run_job(conf: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
         """One job on the chosen backend: native mixing, or `mu2e -c` in the image (a finished job is not
         run again)."""
@@ -264,7 +264,7 @@ def mu2e_ensemble() -> None:
 
         return pipeline.art_operator_kwargs(conf, get_current_context()["params"]["force"])
 
-    @task(trigger_rule="none_failed_min_one_success")
+    @dagkit.unit_task(trigger_rule="none_failed_min_one_success")
     def record_art(conf: dict[str, Any]) -> list[dict[str, Any]]:
         """The art step of every job from its mu2e.log (counts.json, manifest); finished jobs stay."""
         from include.mu2e import pipeline
@@ -272,12 +272,12 @@ def mu2e_ensemble() -> None:
         with dagkit.permanent_errors(pipeline.PermanentError):
             return pipeline.record_art_jobs(conf, get_current_context()["params"]["force"])
 
-    @task(trigger_rule="none_failed_min_one_success")
+    @dagkit.unit_task(trigger_rule="none_failed_min_one_success")
     def validate_ensemble(conf: dict[str, Any]) -> dict[str, Any]:
         """Counts per process within Poisson expectation; every input entry used once."""
         return _step(conf, "validate")
 
-    @task(outlets=[ENSEMBLE])
+    @dagkit.unit_task(outlets=[ENSEMBLE])
     def summary(conf: dict[str, Any], _validated: dict[str, Any]) -> dict[str, Any]:
         """summary.csv / summary.json / summary.png of the ensemble."""
         import json

@@ -9,24 +9,32 @@ form check once, never retried, and a refused form fails it at once with a messa
 form field and the value. A task that must run after the units even when some failed (a summary,
 a final check) is wired with :func:`fan_in`: it waits for everything upstream, but is
 ``upstream_failed`` - never run - when the form was refused, and its own failure fails the run.
+A task that runs the steps of units is a :func:`unit_task`: while another task or production works
+on one of its units, it gives its worker slot back and is rescheduled instead of waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
-from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from airflow.sdk import Param, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 
-from include.core.errors import ConfigError, InputFileError, ParamError
+from include.core.errors import ConfigError, InputFileError, ParamError, UnitBusy
+from include.core.steps import lock_patience
 from include.settings import BACKENDS
 
 OWNER = "hep-productions"
 VALIDATE_TASK = "validate_params"
+# A unit busy for longer than this (another production's run, not a sibling step finishing) sends
+# the task back to the scheduler, to run again BUSY_RETRY_AFTER later; a reschedule is no retry.
+LOCK_PATIENCE_S = 15.0
+BUSY_RETRY_AFTER = timedelta(seconds=30)
 
 
 def default_args(retries: int = 3, **extra: Any) -> dict[str, Any]:
@@ -165,3 +173,34 @@ def report_failures(where: str = "") -> NoReturn:
     dag_id = get_current_context()["dag"].dag_id
     logs = "its log" if len(failed) == 1 else "their logs"
     raise AirflowFailException(f"{dag_id}: failed: {', '.join(failed)}; see {logs}{where}")
+
+
+@contextlib.contextmanager
+def reschedule_when_busy() -> Iterator[None]:
+    """Run units without holding a worker slot while another task works on one of them.
+
+    Inside, a unit whose lock stays taken for :data:`LOCK_PATIENCE_S` raises ``UnitBusy``
+    (:func:`include.core.steps.lock_patience`), which reschedules the task (``up_for_reschedule``)
+    to run again after :data:`BUSY_RETRY_AFTER`; a reschedule does not count as a retry.
+    """
+    with lock_patience(LOCK_PATIENCE_S):
+        try:
+            yield
+        except UnitBusy as exc:
+            when = datetime.now(UTC) + BUSY_RETRY_AFTER
+            print(f"{exc}: the worker slot is given back; the task runs again after {when:%H:%M:%S} UTC")
+            raise AirflowRescheduleException(reschedule_date=when) from exc
+
+
+def unit_task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``@task(**task_kwargs)`` for a task that runs the steps of units, in :func:`reschedule_when_busy`."""
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with reschedule_when_busy():
+                return func(*args, **kwargs)
+
+        return task(**task_kwargs)(run)
+
+    return decorate

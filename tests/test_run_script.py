@@ -1,11 +1,15 @@
 """The README's run command: serves the UI with the demo data, and Ctrl-C leaves nothing behind.
 
-Ctrl-C is tested while a task runs: the task processes run in process groups of their own, and
-none of them (nor any other process run.sh started) may outlive "[run] stopped" by one second.
+While another process holds the lock of fill 6140, the fill's tasks give their worker slots back
+(``up_for_reschedule``) instead of waiting in them, and run once the lock is free. Ctrl-C is then
+tested while tasks run: the task processes run in process groups of their own, and none of them
+(nor any other process run.sh started) may outlive "[run] stopped" by one second.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +21,15 @@ from include import demo
 pytestmark = pytest.mark.slow
 
 RUNNING_TIMEOUT_S = 900.0  # until a task of the triggered run is running (a loaded machine is slow)
+FILL = 6140
+_HOLD_LOCK = """
+import sys
+from pathlib import Path
+from include.core.steps import unit_lock
+with unit_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
 
 
 def test_run_script_serves_ui_with_demo_data_and_ctrl_c_ends_every_process(tmp_path: Path) -> None:
@@ -29,22 +42,38 @@ def test_run_script_serves_ui_with_demo_data_and_ctrl_c_ends_every_process(tmp_p
             assert (tmp_path / "hep" / "data" / name / demo.MARKER).is_file(), f"no demo data for {name}"
         assert f"http://localhost:{stack.port}" in stack.log_tail(100_000)
 
-        status, run = stack.trigger("lumi_followup", {"fills": [6140], "force": "all"})
+        holder = subprocess.Popen(  # another production working on the fill
+            [sys.executable, "-c", _HOLD_LOCK, str(stack.output_root / "lumi_followup" / f"fill_{FILL}")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline().strip() == "held"
+        status, run = stack.trigger("lumi_followup", {"fills": [FILL], "force": "all"})
         assert status == 200, run
-        deadline = time.monotonic() + RUNNING_TIMEOUT_S
-        while not _task_running(stack, "lumi_followup"):  # unpausing may also have scheduled a run
-            assert time.monotonic() < deadline, f"no task running after {RUNNING_TIMEOUT_S:.0f} s"
-            time.sleep(1)
+        waiting = _wait_for_task(stack, "lumi_followup", {"up_for_reschedule"})  # unpausing may also schedule a run
+        assert waiting["map_index"] == 0, waiting  # the first unit of either run: FILL is the lowest demo fill
+        holder.stdin.close()
+        holder.wait(timeout=60)
+        _wait_for_task(stack, "lumi_followup", {"running"})
         tasks = [cmd for _pid, _sid, cmd in runsh_stack.session_processes(stack.sessions()) if "worker" in cmd]
         took, left = stack.interrupt()
     finally:
         if stack.proc.poll() is None:
             stack.kill()
     print(f"[run.sh] stopped {took:.1f} s after SIGINT, with {len(tasks)} task process(es) running")
+    print(f"[run.sh] {waiting['task_id']} of fill {FILL} was up_for_reschedule while the fill was held")
     assert left == [], f"still running 1 s after '[run] stopped': {left}"
 
 
-def _task_running(stack: runsh_stack.RunSh, dag_id: str) -> bool:
-    return any(
-        ti["state"] == "running" for run in stack.runs(dag_id) for ti in stack.task_instances(dag_id, run["dag_run_id"])
-    )
+def _wait_for_task(stack: runsh_stack.RunSh, dag_id: str, states: set[str]) -> dict:
+    """The first task instance of any run of ``dag_id`` found in one of ``states``."""
+    deadline = time.monotonic() + RUNNING_TIMEOUT_S
+    while True:
+        for run in stack.runs(dag_id):
+            for ti in stack.task_instances(dag_id, run["dag_run_id"]):
+                if ti["state"] in states:
+                    return ti
+        assert time.monotonic() < deadline, f"no task of {dag_id} in {states} after {RUNNING_TIMEOUT_S:.0f} s"
+        time.sleep(1)

@@ -19,8 +19,12 @@ from include.apptainer.operators import ApptainerOperator
 
 pytestmark = pytest.mark.apptainer
 
-TIMEOUT_S = 2.0
+TIMEOUT_S = 10.0
+"""The timeout under test: long enough for a loaded machine to start the container and print a line
+(``apptainer exec`` of the busybox image takes 0.3-0.5 s at load 7 on 2 cores)."""
 KILL_GRACE_S = 1.0
+HANG_S = 300
+"""Bounds a hang only: generous for a loaded machine, far below the payloads' hour-long sleeps."""
 
 
 class Run:
@@ -141,9 +145,9 @@ def test_nonzero_exit_fails_with_the_output_tail(run: Run) -> None:
 def test_timeout_kills_the_process_group(run: Run, processes_containing: Callable[[str], list]) -> None:
     assert run.states["times_out"] == "failed"
     message = str(run.errors["times_out"])
-    assert "timeout of 2.0 s reached" in message and "started" in message
+    assert f"timeout of {TIMEOUT_S} s reached" in message and "started" in message
     killed_after = float(re.search(r"process group killed\) after ([0-9.]+) s", message).group(1))  # type: ignore[union-attr]
-    assert TIMEOUT_S <= killed_after < TIMEOUT_S + KILL_GRACE_S + 1
+    assert TIMEOUT_S <= killed_after < TIMEOUT_S + HANG_S  # killed at the timeout, not after the sleeps
     assert processes_containing(run.token) == []
 
 
@@ -152,7 +156,7 @@ def test_airflow_execution_timeout_kills_the_process_group(
 ) -> None:
     assert run.states["task_timeout"] == "failed"
     assert isinstance(run.errors["task_timeout"], AirflowTaskTimeout)
-    assert run.durations["task_timeout"] < 30  # the payload sleeps for over an hour
+    assert run.durations["task_timeout"] < TIMEOUT_S + HANG_S  # the payload sleeps for over an hour
     assert processes_containing(f"{run.token}1") == []
 
 
@@ -177,14 +181,28 @@ def test_on_kill_kills_the_group(busybox_sif: Path, processes_containing: Callab
     """``on_kill`` (what Airflow calls when a user stops the task) ends the container."""
     token = f"{random.randint(4000, 8999)}.{random.randint(100, 999)}"
     operator = ApptainerOperator(
-        task_id="killed", image=str(busybox_sif), command=["sh", "-c", f"echo up; sleep {token}"], kill_grace=1.0
+        task_id="killed",
+        image=str(busybox_sif),
+        command=["sh", "-c", f"echo up; sleep {token}"],
+        kill_grace=1.0,
+        timeout=HANG_S,  # if on_kill did nothing, this ends the test (with another message)
     )
-    killer = threading.Timer(1.5, operator.on_kill)
+
+    def kill_once_the_payload_runs() -> None:
+        deadline = time.monotonic() + HANG_S
+        while time.monotonic() < deadline:
+            if any(cmdline.startswith("sleep ") for _, cmdline in processes_containing(token)):
+                break
+            time.sleep(0.1)
+        operator.on_kill()
+
+    killer = threading.Thread(target=kill_once_the_payload_runs)
     killer.start()
     started = time.monotonic()
     with pytest.raises(AirflowException, match="killed by SIGTERM"):
         operator.execute(context={})
-    assert time.monotonic() - started < 10
+    killer.join()
+    assert time.monotonic() - started < HANG_S
     assert processes_containing(token) == []
 
 

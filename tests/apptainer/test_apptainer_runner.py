@@ -7,27 +7,36 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from include.apptainer.runner import CommandFailed, CommandTimeout, ProcessRunner, group_members, run_command
+
+HANG_S = 300
+"""Bounds a hang only: generous for a loaded machine, far below the payloads' hour-long sleeps."""
 
 
 def unique_sleep() -> str:
     return f"{random.randint(4000, 8999)}.{random.randint(100, 999)}"
 
 
-def test_streams_lines_in_order_while_running() -> None:
-    seen: list[tuple[float, str, str]] = []
-    runner = ProcessRunner(
-        ["sh", "-c", "echo one; sleep 0.5; echo two >&2; sleep 0.2; echo three"],
-        on_line=lambda stream, line: seen.append((time.monotonic(), stream, line)),
-    )
-    result = runner.run()
-    ended = time.monotonic()
-    assert result.ok and result.returncode == 0
-    assert [(s, line) for _, s, line in seen] == [("stdout", "one"), ("stderr", "two"), ("stdout", "three")]
-    assert ended - seen[0][0] >= 0.6  # the first line arrived while the command still ran
+def test_streams_lines_in_order_while_running(tmp_path: Path) -> None:
+    """Each line is handed over while the command runs: it waits for the callback of the previous one."""
+    seen: list[tuple[str, str]] = []
+
+    def on_line(stream: str, line: str) -> None:
+        seen.append((stream, line))
+        (tmp_path / f"seen-{line}").touch()
+
+    def after(line: str) -> str:  # wait (at most HANG_S) until the callback saw ``line``, else fail
+        flag = tmp_path / f"seen-{line}"
+        return f"i=0; while [ ! -e {flag} ] && [ $i -lt {HANG_S * 20} ]; do sleep 0.05; i=$((i+1)); done; [ -e {flag} ]"
+
+    script = f"echo one; {after('one')} || exit 3; echo two >&2; {after('two')} || exit 4; echo three"
+    result = ProcessRunner(["sh", "-c", script], on_line=on_line).run()
+    assert result.ok and result.returncode == 0, result.tail
+    assert seen == [("stdout", "one"), ("stderr", "two"), ("stdout", "three")]
     assert result.tail == ("one", "two", "three")
 
 
@@ -48,13 +57,14 @@ def test_timeout_kills_the_whole_group(processes_containing: Callable[[str], lis
     token = unique_sleep()
     # a grandchild in the background and one that ignores SIGTERM (needs SIGKILL)
     script = f"sleep {token} & (trap '' TERM; sleep {token}) & echo started; wait"
-    runner = ProcessRunner(["sh", "-c", script], timeout=1.0, kill_grace=0.5)
+    # the timeout leaves a loaded machine time to start sh and print "started"
+    runner = ProcessRunner(["sh", "-c", script], timeout=5.0, kill_grace=0.5)
     started = time.monotonic()
     with pytest.raises(CommandTimeout) as info:
-        run_command(["sh", "-c", script], timeout=1.0, kill_grace=0.5)
+        run_command(["sh", "-c", script], timeout=5.0, kill_grace=0.5)
     assert info.value.result.timed_out and "timed out" in str(info.value)
     assert "started" in info.value.result.tail
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < HANG_S  # killed, not waiting for the sleeps (over an hour)
     assert processes_containing(token) == []
     # the same through the object, checking the group itself
     result = runner.run()
@@ -63,9 +73,13 @@ def test_timeout_kills_the_whole_group(processes_containing: Callable[[str], lis
 
 
 def test_kill_from_another_thread() -> None:
-    runner = ProcessRunner(["sh", "-c", f"echo up; sleep {unique_sleep()}"], kill_grace=1.0)
+    up = threading.Event()
+    runner = ProcessRunner(
+        ["sh", "-c", f"echo up; sleep {unique_sleep()}"], kill_grace=1.0, on_line=lambda stream, line: up.set()
+    )
     runner.start()
-    threading.Timer(0.5, runner.kill).start()
+    assert up.wait(HANG_S), "the command printed nothing"
+    threading.Thread(target=runner.kill).start()
     result = runner.wait()
     assert result.returncode < 0 and not result.timed_out
     assert result.tail == ("up",)
@@ -89,11 +103,15 @@ def test_exception_while_waiting_kills_the_group(processes_containing: Callable[
     def on_alarm(signum: int, frame: object) -> None:
         raise TaskTimeout
 
+    def alarm_once_running(stream: str, line: str) -> None:  # the command runs: wait() is (about to be) waiting
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.5)
         with pytest.raises(TaskTimeout):
-            run_command(["sh", "-c", f"sleep {token}"], kill_grace=1.0)
+            run_command(
+                ["sh", "-c", f"echo up; sleep {token}"], kill_grace=1.0, timeout=HANG_S, on_line=alarm_once_running
+            )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

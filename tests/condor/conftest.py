@@ -28,7 +28,7 @@ _POOL_STATE: dict[str, Any] = {}
 def pool() -> str:
     """The schedd name of a reachable pool; skips the test otherwise."""
     if "reason" not in _POOL_STATE:
-        _POOL_STATE["reason"] = pool_unavailable()
+        _POOL_STATE["reason"] = pool_unavailable(timeout=120)  # a loaded schedd may answer slowly
     if _POOL_STATE["reason"]:
         pytest.skip(f"HTCondor pool not reachable: {_POOL_STATE['reason']} (start docker/condor/start-pool.sh)")
     from include.condor.hook import HTCondorHook

@@ -18,6 +18,9 @@ from include.core.errors import StepError
 
 pytestmark = pytest.mark.condor
 
+HANG_S = 600
+"""Bounds a hang only: a loaded machine's pool may take minutes to match and start a job."""
+
 
 def sleeper(hook: HTCondorHook, workdir: Path, seconds: int = 300, count: int = 2):
     desc = build_submit(
@@ -29,7 +32,7 @@ def sleeper(hook: HTCondorHook, workdir: Path, seconds: int = 300, count: int = 
     return hook.submit(desc, count=count)
 
 
-def wait_state(hook: HTCondorHook, job_ids: list[str], state: State, timeout: float = 60) -> dict:
+def wait_state(hook: HTCondorHook, job_ids: list[str], state: State, timeout: float = HANG_S) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = hook.job_states(job_ids)
@@ -128,8 +131,17 @@ def test_settings_are_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_trigger_follows_an_evicted_and_requeued_job(hook: HTCondorHook, workdir: Path) -> None:
-    sub = sleeper(hook, workdir, seconds=3, count=1)
-    wait_state(hook, sub.job_ids, State.EXECUTING)
+    # the first run waits to be evicted (a short sleep could end before the Vacate on a loaded
+    # machine); the requeued run finds the marker and ends at once
+    marker = workdir / "first-run"
+    script = f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; sleep {HANG_S}"
+    spec = JobSpec(executable="/bin/sh", arguments=["-c", script], shared_fs=True, request_memory_mb=32)
+    (workdir / "out").mkdir()
+    sub = hook.submit(build_submit(spec, workdir=workdir, batch=f"test-evicted-{workdir.name}"), count=1)
+    deadline = time.monotonic() + HANG_S
+    while not marker.exists():
+        assert time.monotonic() < deadline, f"job {sub.job_ids} did not start within {HANG_S} s"
+        time.sleep(0.5)
     hook.act("Vacate", sub.job_ids, "test eviction")
     trigger = HTCondorJobTrigger(job_ids=sub.job_ids, event_log=str(workdir / "events.log"), poll_interval=0.3)
 
@@ -138,7 +150,7 @@ def test_trigger_follows_an_evicted_and_requeued_job(hook: HTCondorHook, workdir
             return event.payload
         raise AssertionError("no event")
 
-    payload = asyncio.run(asyncio.wait_for(first_event(), timeout=120))
+    payload = asyncio.run(asyncio.wait_for(first_event(), timeout=HANG_S))
     assert payload["status"] == "done" and payload["succeeded"] == sub.job_ids
     log_state = hook.read_event_log(workdir / "events.log")[sub.job_ids[0]]
     assert log_state.evictions >= 1 and log_state.succeeded

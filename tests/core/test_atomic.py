@@ -52,10 +52,10 @@ def test_killed_writer_leaves_no_final_file(tmp_path: Path) -> None:
         "        fh.write(b'x' * 1000); fh.flush()\n"
         "        print('writing', flush=True); time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as proc:  # closes the pipe
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=300)
     assert not target.exists()
     leftovers = atomic.remove_stale_temporaries(tmp_path)
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".big.bin.tmp-")

@@ -257,6 +257,7 @@ def test_busy_unit_raises_after_patience_naming_the_holder(tmp_path: Path) -> No
     finally:
         holder.stdin.close()
         holder.wait(timeout=300)
+        holder.stdout.close()  # else a ResourceWarning surfaces in whichever later test records warnings
     with lock_patience(0.2), unit_lock(tmp_path), unit_lock(tmp_path):  # free now; re-entrant in a thread
         assert f"pid {os.getpid()}" in (tmp_path / ".lock").read_text()
 
@@ -280,4 +281,5 @@ def test_busy_unit_runs_nothing(setup) -> None:
     finally:
         holder.stdin.close()
         holder.wait(timeout=300)
+        holder.stdout.close()  # else a ResourceWarning surfaces in whichever later test records warnings
     assert [r.state for r in graph.run_unit(ctx).results] == ["ran"] * 4

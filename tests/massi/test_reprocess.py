@@ -8,6 +8,7 @@ downstream steps for those only, with the new measured luminosity, dated backups
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -190,6 +191,21 @@ def test_three_republished_archives_give_exactly_three_reprocessings(world) -> N
     assert run.state == "success" and _events_of(run.run_id) == []
 
 
+def _locked(lock: Path) -> bool:
+    """True if another process holds the unit lock file ``lock`` (an exclusive flock)."""
+    try:
+        handle = open(lock, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def test_killed_reprocessing_loses_nothing(world) -> None:
     from include.massi.filedb import FillDB, archives
     from include.massi.watch import scan_years
@@ -206,13 +222,22 @@ def test_killed_reprocessing_loses_nothing(world) -> None:
         f"    reprocess_fill(g, config_overrides={OVERRIDES!r})\n"
         "    print('done', g['fill'], flush=True)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    first = proc.stdout.readline().split()
-    assert first[0] == "done"
-    time.sleep(1.0)  # in the middle of the next fill
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().split()
+        assert first[0] == "done"
+        # in the middle of the next fill: the child holds that fill's unit lock (process_fill holds it
+        # for the fill's steps and report); waiting for it instead of sleeping holds on a loaded machine
+        deadline = time.monotonic() + 600
+        done_dir = f"fill_{first[1]}"
+        while not any(
+            _locked(lock) for lock in output.glob("lumi_followup/fill_*/.lock") if lock.parent.name != done_dir
+        ):
+            assert proc.poll() is None, "the reprocessing ended before it was killed"
+            assert time.monotonic() < deadline, "the reprocessing did not start the next fill within 600 s"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=300)
     db = FillDB(url)
     pending_after_kill = {c.fill for c in db.pending()}
     assert int(first[1]) not in pending_after_kill and len(pending_after_kill) >= 2

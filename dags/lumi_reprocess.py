@@ -18,10 +18,11 @@ DOC = """
 Runs when `massi_watch` announces changed Massi archives (asset `lumi_massi_changes`), or by hand.
 It reads the pending changes from the fill database (the record of truth, not the events), and for
 each fill re-runs the luminosity follow-up's stale steps: the new archive content makes `massi`
-stale and with it everything downstream (lifetime, fits, SB model, their plots). Fills that `lumi_followup`
-has not processed yet are left to it (their changes wait, pending, until it has). Replaced products
-are kept with a dated suffix (`_<YYYYMMDD>`). Only after a fill succeeded are its changes marked
-processed; a failed fill stays pending and is retried after the next scan.
+stale and with it everything downstream (lifetime, fits, SB model, their plots). Fills that no
+successful `lumi_followup` run has processed yet are left to it (their changes wait, pending, until
+one has). Replaced products are kept with a dated suffix (`_<YYYYMMDD>`). Only after a fill
+succeeded are its changes marked processed; a failed fill stays pending and is retried after the
+next scan.
 
 `validate_params` checks the form first (the overrides against the configuration of every year) and
 is never retried: a refused form fails it at once, naming the field and the value, before any fill
@@ -57,7 +58,7 @@ def lumi_reprocess() -> None:
 
     @task
     def pending() -> list[dict[str, Any]]:
-        """Every fill with Massi changes not yet processed that lumi_followup has already processed."""
+        """Every fill with Massi changes not yet processed that a successful lumi_followup run has processed."""
         from include.massi.watch import pending_reprocessing
 
         return pending_reprocessing()

@@ -22,10 +22,10 @@ archive in the fill database (SQLite in the data root, or `HEP_FILLDB_URL`). A t
 change is recorded but triggers nothing; a file still being written is taken once its size and mtime
 are stable across two scans.
 
-For every fill with a change not yet reprocessed that `lumi_followup` has already processed (a fill
-it has not processed yet is its business: the change waits for it) it emits one event of the asset
-`lumi_massi_changes`
-with `extra = {fill, year, experiments, changes: [{experiment, mtime, sha256, prev_mtime, prev_sha256}]}`;
+For every fill with a change not yet reprocessed that a successful `lumi_followup` run has
+processed (a fill the follow-up has not finished is its business: the change waits for it), it
+emits one event of the asset `lumi_massi_changes` with
+`extra = {fill, year, experiments, changes: [{experiment, mtime, sha256, prev_mtime, prev_sha256}]}`;
 that asset schedules `lumi_reprocess`. A change counts as processed only when its reprocessing
 succeeded, so a failed reprocessing is announced again by the next scan: nothing is lost.
 

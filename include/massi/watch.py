@@ -4,10 +4,10 @@ The database is the record of truth: a scan records changes, a reprocessing of a
 exactly the changes it started with as processed, and only after it succeeded. A failed or
 killed reprocessing leaves them pending, so the next scan reports them again.
 
-A fill that ``lumi_followup`` has not processed yet is its business, not the reprocessing's: its
-changes stay pending ("waiting") until the follow-up has run the fill, so the two productions
-never start on the same new fills. The reprocessing then finds the products up to date with the
-archive it read, or re-runs what the change made stale.
+A fill that ``lumi_followup`` has not finished yet is its business, not the reprocessing's: its
+changes stay pending ("waiting") until a successful follow-up run has processed it (or a later
+fill), so the two productions never start on the same new fills. The reprocessing then finds the
+products up to date with the archive they were made from, or re-runs what the change made stale.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from include.core.errors import ParamError, StepError
-from include.core.paths import resolve_inside, unit_dir
+from include.core.paths import resolve_inside
 from include.massi.filedb import FillDB, PendingChange
 from include.massi.scanner import scan
 from include.settings import load_settings
@@ -96,19 +96,21 @@ def scan_years(
         db.close()
 
 
-def followed_up(fill: int, output_root: Path | None = None) -> bool:
-    """Has ``lumi_followup`` processed ``fill``? (It writes the fill's ``report.json``.)"""
-    from include.lumi import PRODUCTION
+def followed_up(fill: int, year: int) -> bool:
+    """Has ``lumi_followup`` finished ``fill``? (A successful run has processed it or a later fill.)
 
-    root = output_root or load_settings().output_root
-    return (unit_dir(root, PRODUCTION, f"fill_{int(fill)}") / "report.json").is_file()
+    The follow-up records the highest complete fill of every successful run; a fill it has not
+    reached yet, or is working on now, is its own business.
+    """
+    from include.lumi.planning import last_processed
+
+    last = last_processed(int(year))
+    return last is not None and int(fill) <= last
 
 
-def split_followed_up(
-    groups: list[dict[str, Any]], output_root: Path | None = None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(groups of fills the follow-up has processed: to reprocess, groups still waiting for it)."""
-    ready = [g for g in groups if followed_up(g["fill"], output_root)]
+def split_followed_up(groups: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(groups of fills the follow-up has finished: to reprocess, groups still waiting for it)."""
+    ready = [g for g in groups if followed_up(g["fill"], g["year"])]
     return ready, [g for g in groups if g not in ready]
 
 

@@ -96,6 +96,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def world(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Data and output roots, the fill DB, and the baseline: 10 fills (20 archives) known and processed."""
+    from include.lumi.planning import remember_processed
     from include.lumi.tasks import process_fill
     from include.massi.filedb import FillDB
     from include.massi.watch import scan_years
@@ -116,6 +117,7 @@ def world(generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert sum(len(g["changes"]) for g in result["waiting"]) == 20
     for fill in BASELINE:
         assert process_fill(fill, config={"year": 2017, **OVERRIDES})["ok"]
+    remember_processed(2017, max(BASELINE), "baseline")  # what a successful lumi_followup run records
     db = FillDB(url)
     db.mark_processed(db.pending())
     db.close()
@@ -133,6 +135,7 @@ def _publish_changes(data: Path, hidden: Path) -> None:
 
 
 def test_three_republished_archives_give_exactly_three_reprocessings(world) -> None:
+    from include.lumi.planning import remember_processed
     from include.lumi.tasks import process_fill
     from include.massi.filedb import FillDB
 
@@ -162,6 +165,7 @@ def test_three_republished_archives_give_exactly_three_reprocessings(world) -> N
     # the daily follow-up processes the new fill; the next scan announces its archives, and the
     # reprocessing finds its products made from them: nothing runs, the changes are processed
     assert process_fill(NEW_FILL, config={"year": 2017, **OVERRIDES})["ok"]
+    remember_processed(2017, NEW_FILL, "daily")
     run = watch.test(run_conf={"years": [2017], "settle_seconds": 0})
     (event,) = _events_of(run.run_id)
     assert event["fill"] == NEW_FILL and sorted(event["experiments"]) == ["ATLAS", "CMS"]

@@ -8,6 +8,11 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/env.sh
 source "$REPO/scripts/env.sh"
 mkdir -p "$AIRFLOW_HOME" "$HEP_DATA_ROOT" "$HEP_OUTPUT_ROOT"
+# The productions run by themselves from the start (the daily follow-up, the watcher every 15 min),
+# as in production. It also spares the UI's trigger form its "unpause" request, which it sends
+# together with the trigger: on SQLite the two deadlocked in the API server for the busy timeout
+# (the unpause answered 500 and the run stayed queued behind a paused DAG).
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}
 
 echo "[run] demo data in $HEP_DATA_ROOT"
 python -m include.demo --data-root "$HEP_DATA_ROOT"
@@ -29,12 +34,21 @@ if [[ "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite}" == sqlite* ]]; then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=include.core.sqlite_metadb.CONNECT_ARGS
 fi
 
+# Tasks talk to an execution API server of their own (AIRFLOW_EXECUTION_PORT, default AIRFLOW_PORT+1).
+# On SQLite, the UI's audit log writes from the server's event loop: it waited there for the write
+# lock that a task request of the same server held until its teardown, which needs that loop, so
+# the UI froze until the busy timeout and answered 500. Split, neither server waits on itself.
+export AIRFLOW_EXECUTION_PORT=${AIRFLOW_EXECUTION_PORT:-$((AIRFLOW_PORT + 1))}
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$AIRFLOW_EXECUTION_PORT/execution/
+
 # standalone runs the scheduler, dag-processor, triggerer and api-server as its children, and the
-# executor runs every task in a process group of its own; all of them stay in the session that
-# setsid starts here (setsid execs in place: a background job of a script is no group leader, so
-# its pid is the session id). Ctrl-C or SIGTERM: SIGTERM to every process of that session, 30 s to
-# end, then SIGKILL to whatever is left; "[run] stopped" is printed only once none is left.
-setsid airflow standalone &
+# executor runs every task in a process group of its own; all of them (and the execution API
+# server) stay in the session that setsid starts here (setsid execs in place: a background job of a
+# script is no group leader, so its pid is the session id). Ctrl-C or SIGTERM: SIGTERM to every
+# process of that session, 30 s to end, then SIGKILL to whatever is left; "[run] stopped" is
+# printed only once none is left.
+setsid bash -c 'airflow api-server --apps execution --host 127.0.0.1 --port "$1" 2>&1 | sed -u "s/^/execution  | /" &
+exec airflow standalone' run.sh "$AIRFLOW_EXECUTION_PORT" &
 standalone=$!
 session=$standalone
 

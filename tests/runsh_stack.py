@@ -187,7 +187,14 @@ def start(home: Path) -> RunSh:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     for key in ("HEP_DATA_ROOT", "HEP_OUTPUT_ROOT"):
         env.pop(key, None)
-    env.update({"AIRFLOW_HOME": str(home / "airflow"), "HEP_HOME": str(home / "hep"), "AIRFLOW_PORT": str(port)})
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "HEP_HOME": str(home / "hep"),
+            "AIRFLOW_PORT": str(port),
+            "AIRFLOW_EXECUTION_PORT": str(free_port()),
+        }
+    )
     log = home / "run.log"
     home.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:

@@ -6,9 +6,13 @@ under a configured bundle, so every DAG a test runs goes through :func:`register
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +132,29 @@ def pool_unavailable(timeout: float = 20.0) -> str | None:
     if "error" in result:
         return f"no schedd reachable with CONDOR_CONFIG={os.environ['CONDOR_CONFIG']}: {result['error']}"
     return None
+
+
+_HOLD_UNIT_LOCK = """
+import sys
+from pathlib import Path
+from include.core.steps import unit_lock
+with unit_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@contextlib.contextmanager
+def unit_held_elsewhere(workdir: Path) -> Iterator[int]:
+    """Another process holds the unit lock of ``workdir`` inside the block; yields its pid."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_UNIT_LOCK, str(workdir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "held", "the holder did not take the lock"
+        yield holder.pid
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=300)
+        holder.stdout.close()

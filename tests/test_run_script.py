@@ -8,13 +8,12 @@ tested while tasks run: the task processes run in process groups of their own, a
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import runsh_stack
+from dag_support import unit_held_elsewhere
 
 from include import demo
 
@@ -22,14 +21,6 @@ pytestmark = pytest.mark.slow
 
 RUNNING_TIMEOUT_S = 900.0  # until a task of the triggered run is running (a loaded machine is slow)
 FILL = 6140
-_HOLD_LOCK = """
-import sys
-from pathlib import Path
-from include.core.steps import unit_lock
-with unit_lock(Path(sys.argv[1])):
-    print("held", flush=True)
-    sys.stdin.readline()
-"""
 
 
 def test_run_script_serves_ui_with_demo_data_and_ctrl_c_ends_every_process(tmp_path: Path) -> None:
@@ -42,20 +33,11 @@ def test_run_script_serves_ui_with_demo_data_and_ctrl_c_ends_every_process(tmp_p
             assert (tmp_path / "hep" / "data" / name / demo.MARKER).is_file(), f"no demo data for {name}"
         assert f"http://localhost:{stack.port}" in stack.log_tail(100_000)
 
-        holder = subprocess.Popen(  # another production working on the fill
-            [sys.executable, "-c", _HOLD_LOCK, str(stack.output_root / "lumi_followup" / f"fill_{FILL}")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert holder.stdout is not None and holder.stdin is not None
-        assert holder.stdout.readline().strip() == "held"
-        status, run = stack.trigger("lumi_followup", {"fills": [FILL], "force": "all"})
-        assert status == 200, run
-        waiting = _wait_for_task(stack, "lumi_followup", {"up_for_reschedule"})  # unpausing may also schedule a run
-        assert waiting["map_index"] == 0, waiting  # the first unit of either run: FILL is the lowest demo fill
-        holder.stdin.close()
-        holder.wait(timeout=60)
+        with unit_held_elsewhere(stack.output_root / "lumi_followup" / f"fill_{FILL}"):  # another production
+            status, run = stack.trigger("lumi_followup", {"fills": [FILL], "force": "all"})
+            assert status == 200, run
+            # the scheduled run or this one: FILL, the lowest demo fill, is the first unit (map index 0) of both
+            waiting = _wait_for_task(stack, "lumi_followup", {"up_for_reschedule"}, map_index=0)
         _wait_for_task(stack, "lumi_followup", {"running"})
         tasks = [cmd for _pid, _sid, cmd in runsh_stack.session_processes(stack.sessions()) if "worker" in cmd]
         took, left = stack.interrupt()
@@ -67,13 +49,13 @@ def test_run_script_serves_ui_with_demo_data_and_ctrl_c_ends_every_process(tmp_p
     assert left == [], f"still running 1 s after '[run] stopped': {left}"
 
 
-def _wait_for_task(stack: runsh_stack.RunSh, dag_id: str, states: set[str]) -> dict:
-    """The first task instance of any run of ``dag_id`` found in one of ``states``."""
+def _wait_for_task(stack: runsh_stack.RunSh, dag_id: str, states: set[str], map_index: int | None = None) -> dict:
+    """The first task instance of any run of ``dag_id`` in one of ``states`` (and of ``map_index``)."""
     deadline = time.monotonic() + RUNNING_TIMEOUT_S
     while True:
         for run in stack.runs(dag_id):
             for ti in stack.task_instances(dag_id, run["dag_run_id"]):
-                if ti["state"] in states:
+                if ti["state"] in states and map_index in (None, ti["map_index"]):
                     return ti
         assert time.monotonic() < deadline, f"no task of {dag_id} in {states} after {RUNNING_TIMEOUT_S:.0f} s"
         time.sleep(1)

@@ -71,22 +71,11 @@ def test_a_fan_in_fails_clearly_on_a_missing_upstream_result() -> None:
         upstream_result(None, "plan")
 
 
-_HOLD = """
-import sys
-from pathlib import Path
-from include.core.steps import unit_lock
-with unit_lock(Path(sys.argv[1])):
-    print("held", flush=True)
-    sys.stdin.readline()
-"""
-
-
 def test_a_unit_task_gives_its_slot_back_while_another_process_works_on_its_unit(tmp_path, monkeypatch) -> None:
-    import subprocess
-    import sys
     from datetime import UTC, datetime
 
     from airflow.sdk.exceptions import AirflowRescheduleException
+    from dag_support import unit_held_elsewhere
 
     from include.core import dagkit
     from include.core.steps import unit_lock
@@ -98,17 +87,10 @@ def test_a_unit_task_gives_its_slot_back_while_another_process_works_on_its_unit
         with unit_lock(tmp_path):
             return "ran"
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with unit_held_elsewhere(tmp_path):
         before = datetime.now(UTC)
         with pytest.raises(AirflowRescheduleException) as rescheduled:
             step.function()
         assert rescheduled.value.reschedule_date >= before + dagkit.BUSY_RETRY_AFTER
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=300)
     assert step.function() == "ran"  # the unit is free again: the rescheduled task runs
     assert step.function.__name__ == "step"  # the task keeps its id

@@ -227,59 +227,31 @@ def test_one_step_at_a_time_sees_its_parents_on_disk(tmp_path: Path) -> None:
     assert (d.state, d.reason) == ("skipped", Reason.BLOCKED)
 
 
-_HOLD_LOCK = """
-import sys, time
-from pathlib import Path
-from include.core.steps import unit_lock
-with unit_lock(Path(sys.argv[1])):
-    print("held", flush=True)
-    sys.stdin.readline()  # hold until the test closes stdin
-"""
-
-
 def test_busy_unit_raises_after_patience_naming_the_holder(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+    from dag_support import unit_held_elsewhere
 
     from include.core.errors import UnitBusy
     from include.core.steps import lock_patience, unit_lock
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with unit_held_elsewhere(tmp_path) as holder:
         with lock_patience(0.2), pytest.raises(UnitBusy) as busy, unit_lock(tmp_path):
             pass
-        assert f"pid {holder.pid}" in str(busy.value) and str(tmp_path) in str(busy.value)
+        assert f"pid {holder}" in str(busy.value) and str(tmp_path) in str(busy.value)
         with pytest.raises(UnitBusy), unit_lock(tmp_path, patience=0.0):
             pass
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=300)
-        holder.stdout.close()  # else a ResourceWarning surfaces in whichever later test records warnings
     with lock_patience(0.2), unit_lock(tmp_path), unit_lock(tmp_path):  # free now; re-entrant in a thread
         assert f"pid {os.getpid()}" in (tmp_path / ".lock").read_text()
 
 
 def test_busy_unit_runs_nothing(setup) -> None:
-    import subprocess
-    import sys
+    from dag_support import unit_held_elsewhere
 
     from include.core.errors import UnitBusy
     from include.core.steps import lock_patience
 
     graph, ctx, _raw = setup
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(ctx.workdir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with unit_held_elsewhere(ctx.workdir):
         with lock_patience(0.1), pytest.raises(UnitBusy):
             graph.run_unit(ctx)
         assert CALLS == [] and not list(ctx.workdir.glob("*.json"))
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=300)
-        holder.stdout.close()  # else a ResourceWarning surfaces in whichever later test records warnings
     assert [r.state for r in graph.run_unit(ctx).results] == ["ran"] * 4

@@ -160,23 +160,22 @@ def lumi_followup() -> None:
 
     @task
     def summary(settings: dict[str, Any], units: list[dict[str, Any]] | None) -> dict[str, Any]:
-        """Table of the fills and an overview figure; when all succeeded, remember the last complete fill.
+        """Table of the fills and an overview figure; the fills are followed up (for the Massi watcher),
+        and when all succeeded, the last complete fill is remembered.
 
         Runs after failed fills too (not after a refused form). Fails (without retries) when a fill
         failed, so that the run is marked failed.
         """
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.lumi.planning import highest_complete, remember_processed
+        from include.lumi.planning import record_run
         from include.lumi.summary import write_summary
         from include.settings import load_settings
 
         context = get_current_context()
         fills = sorted(f for unit in dagkit.upstream_result(units, "plan") for f in unit["fills"])
         result = write_summary(load_settings().output_root, context["run_id"], fills, settings)
-        done = highest_complete(settings["config"], fills) if fills and not result["failed"] else None
-        if done is not None:
-            remember_processed(settings["config"]["year"], done, context["run_id"])
+        record_run(settings["config"], fills, bool(result["failed"]), context["run_id"])
         if result["failed"]:
             lines = "\n".join(f"fill {fill}: {why}" for fill, why in result["failed"].items())
             raise AirflowFailException(f"{len(result['failed'])} of {len(fills)} fills failed:\n{lines}")

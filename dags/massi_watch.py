@@ -91,6 +91,9 @@ def massi_watch() -> None:
                 ],
             }
             outlet_events[MASSI_CHANGE_ALIAS].add(MASSI_CHANGES, extra=extra)
+        waiting = [group["fill"] for group in result.get("waiting", [])]
+        if waiting:
+            print(f"changes of fills lumi_followup has not finished wait for it: {waiting}")
         return [group["fill"] for group in result["pending"]]
 
     announce(scan(validate_params()))

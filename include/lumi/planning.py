@@ -122,3 +122,32 @@ def remember_processed(year: int, fill: int, run_id: str) -> None:
     previous = last_processed(year)
     if previous is None or fill > previous:
         atomic.write_json(_state_file(year), {"fill": int(fill), "run_id": run_id})
+
+
+def _finished_file(year: int) -> Path:
+    return load_settings().output_root / "lumi_followup" / "state" / f"followed_up_{int(year)}.json"
+
+
+def followed_up_fills(year: int) -> set[int]:
+    """Every fill of ``year`` that a finished follow-up run has processed (whatever its outcome)."""
+    path = _finished_file(year)
+    try:
+        return {int(f) for f in json.loads(path.read_text())["fills"]}
+    except FileNotFoundError:
+        return set()
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(path, f"corrupt run state ({exc}); delete it and run the follow-up again") from exc
+
+
+def record_run(config: dict[str, Any], fills: list[int], failed: bool, run_id: str) -> int | None:
+    """At the end of a follow-up run: its fills are followed up (the Massi watcher may now announce
+    their changes), and, when none failed, the highest complete one is the last processed fill.
+    Returns that fill (None when the run does not move it)."""
+    year = int(config.get("year", 2017))
+    if fills:
+        seen = sorted(followed_up_fills(year) | {int(f) for f in fills})
+        atomic.write_json(_finished_file(year), {"fills": seen, "run_id": run_id})
+    done = highest_complete(config, fills) if fills and not failed else None
+    if done is not None:
+        remember_processed(year, done, run_id)
+    return done

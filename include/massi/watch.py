@@ -5,9 +5,10 @@ exactly the changes it started with as processed, and only after it succeeded. A
 killed reprocessing leaves them pending, so the next scan reports them again.
 
 A fill that ``lumi_followup`` has not finished yet is its business, not the reprocessing's: its
-changes stay pending ("waiting") until a successful follow-up run has processed it (or a later
-fill), so the two productions never start on the same new fills. The reprocessing then finds the
-products up to date with the archive they were made from, or re-runs what the change made stale.
+changes stay pending ("waiting") until a follow-up run that processed it has finished (or a
+successful one processed a later fill), so the two productions never start on the same new fills.
+The reprocessing then finds the products up to date with the archive they were made from, or
+re-runs what the change made stale. The watcher's log lists the fills that wait.
 """
 
 from __future__ import annotations
@@ -97,15 +98,12 @@ def scan_years(
 
 
 def followed_up(fill: int, year: int) -> bool:
-    """Has ``lumi_followup`` finished ``fill``? (A successful run has processed it or a later fill.)
-
-    The follow-up records the highest complete fill of every successful run; a fill it has not
-    reached yet, or is working on now, is its own business.
-    """
-    from include.lumi.planning import last_processed
+    """Has ``lumi_followup`` finished ``fill``? (A finished run processed it, or a successful run a
+    later fill.) A fill it has not reached yet, or is working on now, is its own business."""
+    from include.lumi.planning import followed_up_fills, last_processed
 
     last = last_processed(int(year))
-    return last is not None and int(fill) <= last
+    return int(fill) in followed_up_fills(int(year)) or (last is not None and int(fill) <= last)
 
 
 def split_followed_up(groups: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -124,9 +124,10 @@ def egamma_tnp() -> None:
         from include.tnp import pipeline
 
         params = get_current_context()["params"]
-        prepared = pipeline.prepare(
-            validated["resolved"], validated["run_dir"], params["chunk_size"], params["skip_report"]
-        )
+        with dagkit.permanent_errors():  # e.g. a chunk_size giving more chunks than a run may map
+            prepared = pipeline.prepare(
+                validated["resolved"], validated["run_dir"], params["chunk_size"], params["skip_report"]
+            )
         run_dir = prepared["run_dir"]
         return [{"run_dir": run_dir, "dataset": u["dataset"], "chunk": u["chunk"]} for u in prepared["units"]]
 
@@ -159,11 +160,12 @@ def egamma_tnp() -> None:
         pipeline.efficiencies(run_dir, get_current_context()["params"]["force"])
         return run_dir
 
-    @task(outlets=[TNP_OUTPUTS])
-    def summary(validated: dict[str, Any]) -> dict[str, Any]:
+    @task(outlets=[TNP_OUTPUTS], retries=0)
+    def summary(validated: dict[str, Any], units: list[dict[str, Any]] | None) -> dict[str, Any]:
         """Counts per dataset, method and filter; bad files and failed chunks (runs after failed chunks too)."""
         from include.tnp import pipeline
 
+        dagkit.upstream_result(units, "preprocess")  # no plan of this run: nothing to summarize
         context = get_current_context()
         result = pipeline.summarize(validated["run_dir"])
         context["outlet_events"][TNP_OUTPUTS].extra = {
@@ -186,7 +188,7 @@ def egamma_tnp() -> None:
     chunks = process_chunk.expand(unit=units)
     merged = merge(validated, chunks)
     plots = efficiencies_and_plots(merged)
-    done = dagkit.fan_in(summary(validated), validated)
+    done = dagkit.fan_in(summary(validated, units), validated)
     plots >> done
     [units, chunks, merged, plots, done] >> dagkit.fan_in(check(validated), validated)
 

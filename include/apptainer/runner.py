@@ -1,9 +1,10 @@
 """Run an argv in its own process group, stream its output line by line, enforce a timeout.
 
 No Airflow here: :class:`ApptainerOperator` and the ``apptainer`` backend are thin layers over
-:class:`ProcessRunner`. The child starts a new session (``start_new_session=True``), so its
+:class:`ProcessRunner`. The child starts a process group of its own (``process_group=0``), so its
 process group id is its pid and everything it starts (apptainer's starter, the container
-payload, their children) can be signalled at once: SIGTERM, a grace period, then SIGKILL.
+payload, their children) can be signalled at once: SIGTERM, a grace period, then SIGKILL. It stays
+in the caller's session, so whoever ends that session (``scripts/run.sh`` on Ctrl-C) ends it too.
 The group is also killed when waiting is interrupted (an Airflow task timeout, Ctrl-C) and
 when the leader exits but left processes behind.
 """
@@ -118,7 +119,7 @@ class ProcessRunner:
             stderr=subprocess.PIPE,
             env=self.env,
             cwd=self.cwd,
-            start_new_session=True,
+            process_group=0,
         )
         for name, pipe in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
             assert pipe is not None

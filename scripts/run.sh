@@ -31,7 +31,7 @@ MSG
 # failing after 5 s (which the API answered with HTTP 500); see include/core/sqlite_metadb.py.
 if [[ "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite}" == sqlite* ]]; then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=include.core.sqlite_metadb.CONNECT_ARGS
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=include.core.sqlite_metadb.CONNECT_ARGS
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=include.core.sqlite_metadb.CONNECT_ARGS_ASYNC
 fi
 
 # Tasks talk to an execution API server of their own (AIRFLOW_EXECUTION_PORT, default AIRFLOW_PORT+1).
@@ -39,6 +39,11 @@ fi
 # lock that a task request of the same server held until its teardown, which needs that loop, so
 # the UI froze until the busy timeout and answered 500. Split, neither server waits on itself.
 export AIRFLOW_EXECUTION_PORT=${AIRFLOW_EXECUTION_PORT:-$((AIRFLOW_PORT + 1))}
+if ! python -c 'import socket, sys; socket.create_server(("127.0.0.1", int(sys.argv[1]))).close()' \
+    "$AIRFLOW_EXECUTION_PORT" 2>/dev/null; then
+  echo "[run] port $AIRFLOW_EXECUTION_PORT (the tasks' execution API) is in use: set AIRFLOW_EXECUTION_PORT" >&2
+  exit 1
+fi
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$AIRFLOW_EXECUTION_PORT/execution/
 
 # standalone runs the scheduler, dag-processor, triggerer and api-server as its children, and the
@@ -63,7 +68,7 @@ signal_session() {
   kill "-$1" $pids 2>/dev/null || true
 }
 stop() {
-  trap - INT TERM
+  trap 'echo "[run] still stopping (at most 40 s)"' INT TERM  # a second Ctrl-C must not orphan the session
   echo "[run] stopping Airflow"
   signal_session TERM
   for _ in $(seq 1 60); do

@@ -40,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "HEP_OUTPUT_ROOT": str(_SESSION_DIR / "hep" / "output"),
     }
     os.environ.update(env)
+    os.environ.pop("HEP_MU2E_DBTOOL", None)  # env.sh's demo tool lives in the checkout's data root, not here
     # the personal pool's client config, before any module imports htcondor2 (which would set
     # CONDOR_CONFIG=/dev/null when it is unset)
     pool_config = Path(os.environ.get("CONDOR_POOL_DIR", "/var/lib/hep-productions/condor-pool")) / "client"

@@ -184,9 +184,9 @@ class RunSh:
 def start(home: Path) -> RunSh:
     """Start ``scripts/run.sh`` with its Airflow and HEP homes below ``home``; wait until signed in."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    for key in ("HEP_DATA_ROOT", "HEP_OUTPUT_ROOT"):
-        env.pop(key, None)
+    # A user's shell: none of the Airflow or HEP settings that test.sh (env.sh) or conftest exported,
+    # which point at the checkout's or the test session's roots, not at this stack's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "HEP_"))}
     env.update(
         {
             "AIRFLOW_HOME": str(home / "airflow"),

@@ -108,7 +108,7 @@ class ProcessRunner:
         return None if self._proc is None else self._proc.pid
 
     def start(self) -> int:
-        """Start the process in a new session and the threads that read its output."""
+        """Start the process in a process group of its own and the threads that read its output."""
         if self._proc is not None:
             raise RuntimeError("already started")
         self._started = time.monotonic()
@@ -200,8 +200,12 @@ class ProcessRunner:
         )
 
     def run(self) -> RunResult:
-        self.start()
-        return self.wait()
+        try:
+            self.start()
+            return self.wait()
+        except BaseException:  # an interruption (task timeout, Ctrl-C) before wait() took over the group
+            self.kill()
+            raise
 
 
 def group_members(pgid: int) -> list[int]:

@@ -166,7 +166,11 @@ class RunSh:
         sessions = self.sessions()
         started = time.monotonic()
         os.kill(self.proc.pid, signal.SIGINT)
-        self.proc.wait(timeout=STOP_TIMEOUT_S)
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"run.sh did not stop within {STOP_TIMEOUT_S:.0f} s of SIGINT") from None
         took = time.monotonic() - started
         assert "[run] stopped" in self.log_tail(), self.log_tail()
         time.sleep(1.0)  # the acceptance: nothing is left one second after "stopped"
@@ -179,6 +183,13 @@ class RunSh:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=30)
+
+
+def _default_signals() -> None:
+    """Ctrl-C reaches run.sh as in a terminal. A shell cannot trap a signal that was ignored when it
+    started, and a CI job run in the background starts with SIGINT ignored, inherited down to here."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def start(home: Path) -> RunSh:
@@ -205,6 +216,7 @@ def start(home: Path) -> RunSh:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_default_signals,
         )
     stack = RunSh(proc, home, port, log)
     deadline = time.monotonic() + START_TIMEOUT_S

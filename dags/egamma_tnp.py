@@ -160,7 +160,7 @@ def egamma_tnp() -> None:
         pipeline.efficiencies(run_dir, get_current_context()["params"]["force"])
         return run_dir
 
-    @task(outlets=[TNP_OUTPUTS], retries=0)
+    @task(outlets=[TNP_OUTPUTS])
     def summary(validated: dict[str, Any], units: list[dict[str, Any]] | None) -> dict[str, Any]:
         """Counts per dataset, method and filter; bad files and failed chunks (runs after failed chunks too)."""
         from include.tnp import pipeline

@@ -14,6 +14,7 @@ re-runs what the change made stale. The watcher's log lists the fills that wait.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,18 +98,20 @@ def scan_years(
         db.close()
 
 
-def followed_up(fill: int, year: int) -> bool:
-    """Has ``lumi_followup`` finished ``fill``? (A finished run processed it, or a successful run a
-    later fill.) A fill it has not reached yet, or is working on now, is its own business."""
+def followed_up(year: int) -> Callable[[int], bool]:
+    """Has ``lumi_followup`` finished a fill of ``year``? (A finished run processed it, or a
+    successful run a later fill.) A fill it has not reached yet, or is working on now, is its own
+    business. The run state is read once, here."""
     from include.lumi.planning import followed_up_fills, last_processed
 
-    last = last_processed(int(year))
-    return int(fill) in followed_up_fills(int(year)) or (last is not None and int(fill) <= last)
+    last, seen = last_processed(int(year)), followed_up_fills(int(year))
+    return lambda fill: int(fill) in seen or (last is not None and int(fill) <= last)
 
 
 def split_followed_up(groups: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(groups of fills the follow-up has finished: to reprocess, groups still waiting for it)."""
-    ready = [g for g in groups if followed_up(g["fill"], g["year"])]
+    finished = {year: followed_up(year) for year in {g["year"] for g in groups}}
+    ready = [g for g in groups if finished[g["year"]](g["fill"])]
     return ready, [g for g in groups if g not in ready]
 
 

@@ -51,7 +51,19 @@ def _log_line(stream: str, line: str) -> None:
     log.info("[container %s] %s", stream, line)
 
 
-def run_call(
+def run_call(call: TaskCall, **options: Any) -> Any:
+    """Run ``call`` in a container and return its JSON-decoded result; raise :class:`StepError` on failure.
+
+    Options as :func:`run_structured`; the message holds the exception raised inside the container
+    or, when ``runcall`` never wrote a result, the exit code and the output tail.
+    """
+    result = run_structured(call, **options)
+    if not result["ok"]:
+        raise StepError(result["error"])
+    return result.get("result")
+
+
+def run_structured(
     call: TaskCall,
     *,
     image: str | None = None,
@@ -70,12 +82,12 @@ def run_call(
     start_jitter: float = 0.0,
     keep_jobdir: bool = False,
     on_line: LineCallback | None = _log_line,
-) -> Any:
-    """Run ``call`` in ``image`` and return its JSON-decoded result; raise :class:`StepError` on failure.
+) -> dict[str, Any]:
+    """Run ``call`` in ``image``; return the structured result of :mod:`include.core.runcall`.
 
-    The error message holds the exception raised inside the container (with its traceback
-    tail) or, when ``runcall`` never wrote a result, the exit code and the output tail. A
-    failed job's directory is kept for inspection and named in the message.
+    A failure keeps the call's ``permanent`` verdict; a container that wrote no result (killed,
+    image broken) is a transient failure whose message holds the exit code and the output tail.
+    A failed job's directory is kept for inspection and named in the message.
     """
     if not image:
         raise ParamError("image", "the apptainer backend needs an image (option image=...)")
@@ -126,12 +138,18 @@ def run_call(
     if result.ok and outcome is not None and outcome.get("ok"):
         if not keep_jobdir:
             shutil.rmtree(job_dir, ignore_errors=True)
-        return outcome.get("result")
+        return outcome
+    where = f"in container {image}; job dir kept: {job_dir}\n{result.report()}"
     if outcome is not None and not outcome.get("ok"):
-        detail = f"{call.function} raised {outcome.get('error')}"
-    else:
-        detail = f"{call.function} produced no result"
-    raise StepError(f"{detail} in container {image}; job dir kept: {job_dir}\n{result.report()}")
+        return {**outcome, "error": f"{call.function} raised {outcome.get('error')} {where}"}
+    return {
+        "ok": False,
+        "error_type": "StepError",
+        "message": f"{call.function} produced no result",
+        "permanent": False,
+        "error": f"{call.function} produced no result {where}",
+        "traceback": "",
+    }
 
 
 def probe(write_to: str | None = None) -> dict[str, Any]:

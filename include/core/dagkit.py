@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 from airflow.sdk import Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 
-from include.core.errors import ConfigError, InputFileError, ParamError, UnitBusy
+from include.core.errors import UnitBusy, is_permanent
 from include.core.steps import lock_patience
 from include.settings import BACKENDS
 
@@ -81,16 +81,19 @@ def force_param(choices: list[str]) -> Param:
 def permanent_errors(*extra: type[BaseException]) -> Iterator[None]:
     """Fail the task at once, without retries, on errors a retry cannot fix.
 
-    A bad parameter, a bad input file or a bad configuration (and the ``extra`` types) becomes an
-    ``AirflowFailException`` with the same message; anything else is retried as usual.
+    An error :func:`~include.core.errors.is_permanent` calls permanent (a bad parameter, input
+    file or configuration) and the ``extra`` types become an ``AirflowFailException`` with the same
+    message; anything else is retried as usual.
     """
     try:
         yield
-    except (ParamError, InputFileError, ConfigError, *extra) as exc:
-        raise AirflowFailException(str(exc)) from exc
+    except Exception as exc:
+        if is_permanent(exc) or isinstance(exc, extra):
+            raise AirflowFailException(str(exc)) from exc
+        raise
 
 
-def _import(ref: str) -> Any:
+def import_ref(ref: str) -> Any:
     """The object named by ``"package.module:name"`` (imported when the task runs, not at parse time)."""
     module, _, name = ref.partition(":")
     if not module or not name:
@@ -111,8 +114,8 @@ def validation_task(validator: str, *, permanent: Sequence[str | type[BaseExcept
     """
 
     def validate_params(params: dict[str, Any] | None = None) -> Any:
-        check = _import(validator)
-        extra = tuple(_import(p) if isinstance(p, str) else p for p in permanent)
+        check = import_ref(validator)
+        extra = tuple(import_ref(p) if isinstance(p, str) else p for p in permanent)
         with permanent_errors(*extra):
             return check(dict(params or {}))
 

@@ -7,15 +7,26 @@ from collections.abc import Iterator
 
 
 class ProductionError(Exception):
-    """Base class of the errors raised by productions."""
+    """Base class of the errors raised by productions.
+
+    ``permanent``: a retry cannot fix it (the parameters or the inputs must change first), so the
+    task fails at once; otherwise (the default) the task is retried. :func:`is_permanent` is the
+    one place that decides, for every backend (``include.core.runcall`` records it in the result).
+    """
+
+    permanent = False
 
 
 class ConfigError(ProductionError):
     """A setting or configuration file is invalid."""
 
+    permanent = True
+
 
 class ParamError(ProductionError, ValueError):
     """A run parameter is invalid. The message names the parameter."""
+
+    permanent = True
 
     def __init__(self, param: str, problem: str) -> None:
         super().__init__(f"parameter {param!r}: {problem}")
@@ -25,6 +36,8 @@ class ParamError(ProductionError, ValueError):
 
 class InputFileError(ProductionError):
     """An input file is missing, unreadable or malformed. The message names the file."""
+
+    permanent = True
 
     def __init__(self, path: object, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
@@ -43,6 +56,11 @@ class UnitBusy(RuntimeError):
         super().__init__(f"{workdir} is busy ({holder}); its steps run one at a time")
         self.workdir = workdir
         self.holder = holder
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether a retry cannot fix ``exc`` (see :class:`ProductionError`); anything else is transient."""
+    return bool(getattr(exc, "permanent", False)) and isinstance(exc, ProductionError)
 
 
 @contextlib.contextmanager

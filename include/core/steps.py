@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from include.core import manifest as mf
-from include.core.errors import ConfigError, ParamError, StepError, UnitBusy
+from include.core.errors import ConfigError, ParamError, StepError, UnitBusy, is_permanent
 from include.core.fingerprint import file_fingerprint, hash_object
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class StepResult:
     seconds: float = 0.0
     summary: Any = None
     error: str | None = None
+    permanent: bool = False  # a failure a retry cannot fix (errors.is_permanent of what it raised)
 
 
 @dataclass
@@ -323,7 +324,14 @@ class StepGraph:
         except Exception as exc:
             log.exception("%s %s: step %s failed", self.production, ctx.unit, name)
             self.manifest_path(ctx, name).unlink(missing_ok=True)
-            return StepResult(name, "failed", reason, time.monotonic() - t0, error=f"{type(exc).__name__}: {exc}")
+            return StepResult(
+                name,
+                "failed",
+                reason,
+                time.monotonic() - t0,
+                error=f"{type(exc).__name__}: {exc}",
+                permanent=is_permanent(exc),
+            )
         record = mf.Manifest(
             production=self.production,
             step=name,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from include.core import atomic
-from include.core.errors import ConfigError, ParamError, ProductionError
+from include.core.errors import ConfigError, ParamError, ProductionError, is_permanent
 from include.core.paths import resolve_inside, unit_dir
 from include.core.steps import Step, StepGraph, UnitContext, unit_lock
 from include.lumi import PRODUCTION
@@ -231,7 +231,14 @@ def process_fill_steps(fill: int, **kwargs: Any) -> dict[str, Any]:
     try:
         return process_fill(fill, **kwargs)
     except ProductionError as exc:
-        return {"fill": fill, "ok": False, "steps": [], "ran": [], "error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "fill": fill,
+            "ok": False,
+            "steps": [],
+            "ran": [],
+            "error": f"{type(exc).__name__}: {exc}",
+            "permanent": is_permanent(exc),
+        }
 
 
 def process_fills_steps(fills: list[int], **kwargs: Any) -> list[dict[str, Any]]:

@@ -43,6 +43,8 @@ MAX_EVENTS_PER_SUBRUN = 10_000_000  # interactive mode only
 class JobDefinitionError(ProductionError):
     """The job definition cannot be built (unequal lists, too few events per job file, ...)."""
 
+    permanent = True
+
 
 def dataset_owner(user: str | None = None) -> str:
     """The dsowner: the submitting user, with ``mu2epro`` mapped to ``mu2e``."""

@@ -46,6 +46,8 @@ MAX_JOBS = 1024
 class ShortfallError(ProductionError):
     """Inputs hold fewer events (or livetime) than the campaign needs; lists every short process."""
 
+    permanent = True
+
     def __init__(self, shortfalls: dict[str, dict[str, Any]]):
         lines = [
             f"{p}: needs {s['needed']:.6g} {s['unit']}, inputs hold {s['available']:.6g} "

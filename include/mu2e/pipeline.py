@@ -41,6 +41,8 @@ STAGE2 = ("native", "art")
 class EnsembleValidationError(ProductionError):
     """The ensemble's counts, uniqueness or completeness check failed."""
 
+    permanent = True
+
 
 # -- parameters ----------------------------------------------------------------------------------
 
@@ -277,15 +279,7 @@ def _campaign_ctx(conf: dict[str, Any], backend: str = "local") -> UnitContext:
 class PermanentError(ProductionError):
     """A step failed for a reason a retry cannot change (bad parameter or input, shortfall)."""
 
-
-PERMANENT = (
-    "ParamError",
-    "InputFileError",
-    "ShortfallError",
-    "JobDefinitionError",
-    "ConfigError",
-    "EnsembleValidationError",
-)
+    permanent = True
 
 
 def run_campaign_step(conf: dict[str, Any], step: str, force: str = "none") -> dict[str, Any]:
@@ -297,7 +291,7 @@ def run_campaign_step(conf: dict[str, Any], step: str, force: str = "none") -> d
     report = CAMPAIGN.run_unit(_campaign_ctx(conf), force, only=[step], raise_on_failure=False)
     for result in report.failed:
         message = f"{PRODUCTION} {conf['spec']['tag']} {result.step}: {result.error}"
-        if (result.error or "").split(":", 1)[0] in PERMANENT:
+        if result.permanent:
             raise PermanentError(message)
         raise StepError(message)
     return report.to_dict()

@@ -9,7 +9,9 @@ from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 
 from include.core import dagkit
 from include.core.dagkit import backend_param, default_args, force_param
+from include.core.unit_operator import UnitCallOperator
 from include.lumi.graph import FORCE_CHOICES, REQUIRES
+from include.lumi.orchestration import fills_label
 
 DOC = """
 ### LHC luminosity follow-up
@@ -40,11 +42,6 @@ and nothing else runs.
 YEARS = [2016, 2017, 2018]
 PRODUCTS = Asset(name="lumi_followup_products", uri="file:///hep-productions/lumi_followup")
 FILLS_ALIAS = AssetAlias("lumi_followup_fills")
-
-
-def _fills_label(unit: dict[str, Any]) -> str:
-    """What the grid shows for a mapped instance (``map_index_template``): its fills."""
-    return "fill " + ", ".join(str(f) for f in unit["fills"])
 
 
 @dag(
@@ -114,33 +111,26 @@ def lumi_followup() -> None:
             chunks = [[f for chunk in group for f in chunk] for group in batches(chunks, max_map)]
         return [{**settings, "fills": chunk} for chunk in chunks]
 
-    def step_task(step: str) -> Any:
-        @dagkit.unit_task(task_id=step, max_active_tis_per_dagrun=8, map_index_template="{{ fills_label }}")
-        def run(unit: dict[str, Any]) -> list[dict[str, Any]]:
-            from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    def step_task(step: str, unit: Any) -> UnitCallOperator:
+        return UnitCallOperator(
+            task_id=step,
+            call="include.lumi.orchestration:step_call",
+            outcome="include.lumi.orchestration:step_outcome",
+            fresh="include.lumi.orchestration:step_fresh",
+            label="include.lumi.orchestration:fills_label",
+            options={"step": step},
+            unit=unit,
+            max_active_tis_per_dagrun=8,
+            map_index_template="{{ unit_label }}",
+        )
 
-            from include.core.errors import StepError
-            from include.lumi.orchestration import run_step
-
-            context = get_current_context()
-            context["fills_label"] = _fills_label(unit)
-            outcome = run_step(unit, step, context["run_id"])
-            message = " | ".join(outcome.messages)
-            if outcome.state == "failed":
-                raise (AirflowFailException if outcome.permanent else StepError)(message)
-            if outcome.state == "skipped":
-                raise AirflowSkipException(message)
-            return outcome.reports
-
-        return run
-
-    @task(trigger_rule="none_failed", outlets=[PRODUCTS, FILLS_ALIAS], map_index_template="{{ fills_label }}")
+    @task(trigger_rule="none_failed", outlets=[PRODUCTS, FILLS_ALIAS], map_index_template="{{ unit_label }}")
     def publish(unit: dict[str, Any]) -> list[int]:
         """Announce each fill of the batch as an asset event (the steps it needs succeeded or were skipped)."""
         from include.settings import load_settings
 
         context = get_current_context()
-        context["fills_label"] = _fills_label(unit)
+        context["unit_label"] = fills_label(unit)
         root = load_settings().output_root / "lumi_followup"
         for fill in unit["fills"]:
             fill_asset = Asset(name=f"lumi_followup_fill_{fill}", uri=f"file://{root}/fill_{fill}")
@@ -150,7 +140,7 @@ def lumi_followup() -> None:
     @task_group(group_id="fill")
     def fill_steps(unit: dict[str, Any]) -> None:
         """The steps of one fill (or chunk) in dependency order."""
-        tasks = {step: step_task(step)(unit) for step in REQUIRES}
+        tasks = {step: step_task(step, unit) for step in REQUIRES}
         for step, parents in REQUIRES.items():
             for parent in parents:
                 tasks[parent] >> tasks[step]

@@ -40,6 +40,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HEP_JOB_PYTHON", "", "Python that runs `include` code in HTCondor jobs; empty = this interpreter."),
     Setting("HEP_FILLDB_URL", "", "SQLAlchemy URL of the Massi fill database; empty = SQLite in the data root."),
     Setting("HEP_MU2E_DBTOOL", "", "Mu2e conditions `dbTool` executable; empty = `dbTool` on PATH."),
+    Setting(
+        "HEP_FAULT_PAUSE_AFTER_SUBMIT_S",
+        "0",
+        "Fault injection for tests: a step's task waits this many seconds after its HTCondor job is submitted "
+        "and recorded (its pids in <job folder>/submitted.pid), so that a test can kill the worker at that moment.",
+    ),
 )
 
 
@@ -73,6 +79,7 @@ class Settings:
     apptainer_bin: str = ""
     job_python: str = ""
     mu2e_dbtool: str = ""
+    fault_pause_after_submit_s: float = 0.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -154,4 +161,18 @@ def load_settings(
         apptainer_bin=value("HEP_APPTAINER_BIN"),
         job_python=value("HEP_JOB_PYTHON"),
         mu2e_dbtool=value("HEP_MU2E_DBTOOL"),
+        fault_pause_after_submit_s=_seconds(PAUSE, value(PAUSE, "0")),
     )
+
+
+PAUSE = "HEP_FAULT_PAUSE_AFTER_SUBMIT_S"
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
+    if seconds < 0:
+        raise ConfigError(f"{name}={text!r} must be >= 0")
+    return seconds

@@ -192,8 +192,11 @@ def _default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def start(home: Path) -> RunSh:
-    """Start ``scripts/run.sh`` with its Airflow and HEP homes below ``home``; wait until signed in."""
+def start(home: Path, extra_env: dict[str, str] | None = None) -> RunSh:
+    """Start ``scripts/run.sh`` with its Airflow and HEP homes below ``home``; wait until signed in.
+
+    ``extra_env`` is what a user would export before running it (e.g. the pool's ``CONDOR_CONFIG``).
+    """
     port = free_port()
     # A user's shell: none of the Airflow or HEP settings that test.sh (env.sh) or conftest exported,
     # which point at the checkout's or the test session's roots, not at this stack's.
@@ -204,6 +207,7 @@ def start(home: Path) -> RunSh:
             "HEP_HOME": str(home / "hep"),
             "AIRFLOW_PORT": str(port),
             "AIRFLOW_EXECUTION_PORT": str(free_port()),
+            **(extra_env or {}),
         }
     )
     log = home / "run.log"

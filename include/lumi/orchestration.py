@@ -1,47 +1,32 @@
 """One orchestrator task = one step of the follow-up for a batch of fills (no Airflow imports).
 
-The DAG maps a task group over batches (one fill, or a ``split`` chunk). :func:`run_step` runs
-the step for every fill of the batch as one call on the chosen backend (on HTCondor: one job per
-batch and step, the legacy ``--split``) and folds the per-fill reports into one outcome that the
-task turns into its state.
+The DAG maps a task group over batches (one fill, or a ``split`` chunk); each step is a
+``UnitCallOperator`` (``include.core.unit_operator``) that runs :func:`step_call` for every fill
+of the batch as one call on the chosen backend (on HTCondor: one job per batch and step, the
+legacy ``--split``); :func:`step_outcome` folds the per-fill reports into the task's verdict.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from include.core.backends import TaskCall, run_call
+from include.core.backends import TaskCall
+from include.core.outcome import CallOutcome, failed_result
+from include.core.steps import Reason
 
-# Errors a retry cannot fix: the input or the parameters must change first.
-PERMANENT = ("ParamError", "ConfigError", "InputFileError", "MassiError")
 MASSI_STEP = "massi"
-
-
-@dataclass
-class StepOutcome:
-    """``state``: success | skipped | failed; ``messages`` name the fill, step and problem."""
-
-    state: str
-    messages: list[str] = field(default_factory=list)
-    permanent: bool = False
-    reports: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _permanent(error: str) -> bool:
-    return error.split(":", 1)[0].strip() in PERMANENT
 
 
 def fill_verdict(report: dict[str, Any], step: str, require_massi: bool) -> tuple[str, str, bool]:
     """(state, message, permanent) of one fill's report for ``step``."""
     fill = report.get("fill")
     if report.get("error"):
-        return "failed", f"fill {fill}: {report['error']}", _permanent(report["error"])
+        return "failed", f"fill {fill}: {report['error']}", bool(report.get("permanent"))
     result = next((s for s in report.get("steps", []) if s["step"] == step), None)
     if result is None:
         return "failed", f"fill {fill}: step {step} did not report", False
     if result["state"] == "failed":
-        return "failed", f"fill {fill}: {step}: {result['error']}", _permanent(result["error"] or "")
+        return "failed", f"fill {fill}: {step}: {result['error']}", bool(result.get("permanent"))
     if result["state"] == "skipped":
         missing = report.get("missing_massi") or []
         if step == MASSI_STEP and missing and require_massi:
@@ -56,7 +41,7 @@ def fill_verdict(report: dict[str, Any], step: str, require_massi: bool) -> tupl
     return "success", f"fill {fill}: {step} {result['state']} ({result['reason']})", False
 
 
-def step_call(unit: dict[str, Any], step: str, run_id: str) -> TaskCall:
+def step_call(unit: dict[str, Any], run_id: str, step: str) -> TaskCall:
     """The task call of ``step`` for every fill of the batch ``unit`` (as planned by the DAG)."""
     return TaskCall(
         "include.lumi.tasks:process_fills_steps",
@@ -71,21 +56,50 @@ def step_call(unit: dict[str, Any], step: str, run_id: str) -> TaskCall:
     )
 
 
-def run_step(unit: dict[str, Any], step: str, run_id: str) -> StepOutcome:
-    """Run ``step`` for the fills of the batch, one after the other, as one call (one HTCondor job)."""
-    reports = run_call(step_call(unit, step, run_id), unit["backend"])
+def fills_label(unit: dict[str, Any]) -> str:
+    """What the grid shows for a mapped instance: its fills."""
+    return "fill " + ", ".join(str(f) for f in unit["fills"])
+
+
+def step_fresh(unit: dict[str, Any], step: str) -> bool:
+    """Whether ``step`` has nothing to do for any fill of the batch (so no HTCondor job is needed).
+
+    Anything unclear (a fill that cannot be read, a forced step) is left to the job to report.
+    """
+    from include.lumi.tasks import GRAPH, config_dict, fill_context
+    from include.settings import load_settings
+
+    if step in GRAPH.forced(unit["force"]):
+        return False
+    settings = load_settings()
+    try:
+        for fill in unit["fills"]:
+            ctx, _ = fill_context(
+                int(fill), settings.data_root, settings.output_root, config_dict(unit["config"]), unit["force"], "local"
+            )
+            if GRAPH.steps[step].enabled(ctx) and GRAPH.freshness(ctx, step) is not Reason.FRESH:
+                return False
+    except Exception:  # the call reports it, on the backend the run chose
+        return False
+    return True
+
+
+def step_outcome(unit: dict[str, Any], result: dict[str, Any], step: str) -> CallOutcome:
+    """The task's verdict on ``step`` for the batch, from the call's structured result."""
+    if not result.get("ok"):
+        return failed_result(result, where=f"fills {', '.join(map(str, unit['fills']))}: ")
+    reports = result["result"]
     verdicts = [fill_verdict(r, step, bool(unit.get("require_massi", True))) for r in reports]
-    states = {v[0] for v in verdicts}
     failed = [v for v in verdicts if v[0] == "failed"]
     if failed:
         state = "failed"
-    elif states == {"skipped"}:
+    elif {v[0] for v in verdicts} == {"skipped"}:
         state = "skipped"
     else:
         state = "success"
-    return StepOutcome(
+    return CallOutcome(
         state,
-        messages=[v[1] for v in (failed or verdicts)],
+        message=" | ".join(v[1] for v in (failed or verdicts)),
         permanent=bool(failed) and all(v[2] for v in failed),
-        reports=[{k: r.get(k) for k in ("fill", "ok", "ran", "skip_massi", "missing_massi")} for r in reports],
+        value=[{k: r.get(k) for k in ("fill", "ok", "ran", "skip_massi", "missing_massi")} for r in reports],
     )

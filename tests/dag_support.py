@@ -108,6 +108,18 @@ def assert_refused_at_once(dag: Any, conf: dict[str, Any], field: str, value: An
     return states
 
 
+def pool_collector() -> tuple[str, int]:
+    """The collector ``(host, port)`` of the client configuration in ``CONDOR_CONFIG``."""
+    config = Path(os.environ.get("CONDOR_CONFIG") or POOL_DIR / "client" / "condor_config")
+    text = config.read_text() if config.is_file() else ""
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "COLLECTOR_HOST":
+            host, _, port = value.strip().rpartition(":")
+            return host, int(port)
+    return "127.0.0.1", 9618
+
+
 def pool_unavailable(timeout: float = 20.0) -> str | None:
     """None if the collector and the schedd answer within ``timeout``, else why not."""
     if os.environ.get("CONDOR_CONFIG", "/dev/null") == "/dev/null":  # the wheel's stand-in when unset

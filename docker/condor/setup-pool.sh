@@ -16,6 +16,8 @@
 #                      the project's .venv already has the bindings)
 #   HTCONDOR_PIP_SPEC  pip requirement for that venv    (default htcondor==<pool version>)
 #   FORCE_REBUILD      1: stop the pool, throw the root away and rebuild it
+#   CONDOR_POOL_PORT   the collector's (shared) port on 127.0.0.1 (default 9618); a second pool
+#                      on the same machine needs a pool dir and a port of its own
 # The host dirs that the pool and its jobs see (CONDOR_ROOT_BINDS, CONDOR_EXTRA_BINDS) are
 # read at run time by start-pool.sh and bin/condor-root-exec; the default list
 # "/tmp /var/tmp /root /home $CONDOR_POOL_DIR <project checkout>" is baked into the latter.
@@ -30,6 +32,7 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CONDOR_ROOT_CACHE=${CONDOR_ROOT_CACHE:-}
 CONDOR_POOL_VENV=${CONDOR_POOL_VENV:-0}
 FORCE_REBUILD=${FORCE_REBUILD:-0}
+CONDOR_POOL_PORT=${CONDOR_POOL_PORT:-9618}
 DEFAULT_BINDS="/tmp /var/tmp /root /home $CONDOR_POOL_DIR $PROJECT_DIR"
 POOL_UID=1000
 STATE=$CONDOR_POOL_DIR/state
@@ -59,6 +62,8 @@ timed() {  # timed LABEL [--log FILE] CMD...   (returns CMD's exit status)
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
+[[ "$CONDOR_POOL_PORT" =~ ^[0-9]+$ ]] && [ "$CONDOR_POOL_PORT" -ge 1024 ] && [ "$CONDOR_POOL_PORT" -le 65535 ] \
+  || die "CONDOR_POOL_PORT=$CONDOR_POOL_PORT is not a port number in 1024-65535"
 mkdir -p "$CONDOR_POOL_DIR" "$STATE" "$BIN" "$CONDOR_POOL_DIR/client" "$CONDOR_POOL_DIR/images"
 
 # Remove a directory tree that may still have mounts below it (e.g. a failed debootstrap).
@@ -242,7 +247,8 @@ configure_root() {
 # and write the host's root-owned files.
 DAEMON_LIST = MASTER, COLLECTOR, NEGOTIATOR, SCHEDD, STARTD
 CONDOR_HOST = 127.0.0.1
-COLLECTOR_HOST = 127.0.0.1:9618
+COLLECTOR_HOST = 127.0.0.1:@POOL_PORT@
+SHARED_PORT_PORT = @POOL_PORT@
 NETWORK_INTERFACE = 127.0.0.1
 BIND_ALL_INTERFACES = False
 ENABLE_IPV6 = False
@@ -300,6 +306,7 @@ MAX_HISTORY_ROTATIONS = 1
 # ---- apptainer / container universe
 SINGULARITY = /usr/bin/apptainer
 EOF
+  sed -i "s/@POOL_PORT@/$CONDOR_POOL_PORT/" "$R/etc/condor/config.d/99-pool.conf.tmp"
   mv "$R/etc/condor/config.d/99-pool.conf.tmp" "$R/etc/condor/config.d/99-pool.conf"
 
   # apptainer's default ("full") asks for every capability for root containers, and this
@@ -320,7 +327,7 @@ write_host_side() {
 # HTCondor client configuration for the host (python bindings from PyPI, htcondor2).
 # export CONDOR_CONFIG=$CONDOR_POOL_DIR/client/condor_config
 CONDOR_HOST = 127.0.0.1
-COLLECTOR_HOST = 127.0.0.1:9618
+COLLECTOR_HOST = 127.0.0.1:$CONDOR_POOL_PORT
 SCHEDD_HOST = schedd@condor.ci
 NETWORK_INTERFACE = 127.0.0.1
 BIND_ALL_INTERFACES = False

@@ -50,9 +50,11 @@ t0=$(date +%s.%N)
 if master_alive; then
   log "pool already running (condor_master pid $(cat "$PIDFILE"), binds: $(cat "$STATE/binds" 2>/dev/null))"
 else
-  # something on 127.0.0.1:9618 that is not ours (another pool) would take the collector's port
-  if (exec 3<>/dev/tcp/127.0.0.1/9618) 2>/dev/null; then
-    log "127.0.0.1:9618 is already in use (another HTCondor pool?); stop it first"; exit 1
+  # something on the collector's port that is not ours (another pool) would take it
+  port=$(sed -n 's/^COLLECTOR_HOST = 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$CONDOR_POOL_DIR/client/condor_config")
+  [ -n "$port" ] || { log "no COLLECTOR_HOST in $CONDOR_POOL_DIR/client/condor_config: run $SCRIPT_DIR/setup-pool.sh"; exit 1; }
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "127.0.0.1:$port is already in use (another HTCondor pool?); stop it first, or set up this one with another CONDOR_POOL_PORT"; exit 1
   fi
   binds="${CONDOR_ROOT_BINDS-/tmp /var/tmp /root /home $CONDOR_POOL_DIR $PROJECT_DIR} ${CONDOR_EXTRA_BINDS:-}"
   binds=$(echo $binds)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dag_support import pool_collector
 
 from include.condor.hook import CondorError, HTCondorHook
 from include.condor.states import State
@@ -115,10 +116,11 @@ def test_many_calls_as_one_cluster_with_file_transfer(pool: str, workdir: Path) 
 
 
 def test_connection_host_and_extra_choose_collector_and_schedd(pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = json.dumps({"conn_type": "htcondor", "host": "127.0.0.1", "port": 9618, "extra": {"schedd": pool}})
+    host, port = pool_collector()
+    conn = json.dumps({"conn_type": "htcondor", "host": host, "port": port, "extra": {"schedd": pool}})
     monkeypatch.setenv("AIRFLOW_CONN_HTCONDOR_DEFAULT", conn)
     hook = HTCondorHook()
-    assert (hook.collector, hook.schedd_name_hint) == ("127.0.0.1:9618", pool)
+    assert (hook.collector, hook.schedd_name_hint) == (f"{host}:{port}", pool)
     assert hook.ping() == pool
 
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from dag_support import pool_collector
 
-COLLECTOR = ("127.0.0.1", 9618)
+COLLECTOR = pool_collector()
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT = 600  # bounds a hang only: a loaded machine's pool may take minutes to start a job
 

@@ -39,6 +39,9 @@ STATE=$CONDOR_POOL_DIR/state
 BIN=$CONDOR_POOL_DIR/bin
 MARKER=$CONDOR_ROOT/.root-complete
 export CONDOR_POOL_DIR CONDOR_ROOT
+# A client configuration in the caller's environment (a site's, or another pool's env.sh) is not
+# this pool's and is not visible inside its root: condor's postinst and the daemons would read it.
+unset CONDOR_CONFIG
 
 # Packages for the root. minicondor pulls condor; the libraries are what a host (pyenv or
 # python.org style) CPython's extension modules link against, so that the project's .venv

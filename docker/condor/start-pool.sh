@@ -15,6 +15,9 @@ PROJECT_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
 CONDOR_POOL_DIR=${CONDOR_POOL_DIR:-/var/lib/hep-productions/condor-pool}
 CONDOR_ROOT=${CONDOR_ROOT:-$CONDOR_POOL_DIR/root}
 export CONDOR_POOL_DIR CONDOR_ROOT
+# A client configuration in the caller's environment (a site's, or another pool's env.sh) is not
+# this pool's and is not visible inside its root: condor's postinst and the daemons would read it.
+unset CONDOR_CONFIG
 STATE=$CONDOR_POOL_DIR/state
 BIN=$CONDOR_POOL_DIR/bin
 TIMEOUT=${POOL_START_TIMEOUT:-60}

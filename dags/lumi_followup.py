@@ -86,6 +86,7 @@ FILLS_ALIAS = AssetAlias("lumi_followup_fills")
             description="Keys of the year's configuration to override for this run, each with a value of the "
             'key\'s type, e.g. {"doSBModel": true}; empty: none.',
         ),
+        **dagkit.condor_params(),
     },
 )
 def lumi_followup() -> None:

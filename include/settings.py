@@ -46,6 +46,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Fault injection for tests: a step's task waits this many seconds after its HTCondor job is submitted "
         "and recorded (its pids in <job folder>/submitted.pid), so that a test can kill the worker at that moment.",
     ),
+    Setting(
+        "HEP_FAULT_SUBMIT_HELD",
+        "false",
+        "Fault injection for tests: a unit's HTCondor job is submitted on hold (HoldReasonCode 15), so that a "
+        "test meets the form's hold policy at a known moment.",
+    ),
 )
 
 
@@ -80,6 +86,7 @@ class Settings:
     job_python: str = ""
     mu2e_dbtool: str = ""
     fault_pause_after_submit_s: float = 0.0
+    fault_submit_held: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -162,10 +169,19 @@ def load_settings(
         job_python=value("HEP_JOB_PYTHON"),
         mu2e_dbtool=value("HEP_MU2E_DBTOOL"),
         fault_pause_after_submit_s=_seconds(PAUSE, value(PAUSE, "0")),
+        fault_submit_held=_flag(HELD, value(HELD, "false")),
     )
 
 
 PAUSE = "HEP_FAULT_PAUSE_AFTER_SUBMIT_S"
+HELD = "HEP_FAULT_SUBMIT_HELD"
+
+
+def _flag(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name}={text!r} is not true or false")
+    return lowered in ("true", "1", "yes")
 
 
 def _seconds(name: str, text: str) -> float:

@@ -65,6 +65,42 @@ def backend_param(default: str = "local", choices: tuple[str, ...] = BACKENDS) -
     )
 
 
+def condor_params() -> dict[str, Param]:
+    """The form's HTCondor section (every production offering ``condor``; see include.core.forms)."""
+    from include.core.forms import DEFAULT_MEMORY_MB, HOLD_ACTIONS, MEMORY_HOLD_ACTIONS, JobOptions
+
+    section = "HTCondor (backend condor)"
+    fields = JobOptions.model_fields
+    return {
+        "hold_policy": Param(
+            fields["hold_policy"].default,
+            type="string",
+            enum=list(HOLD_ACTIONS),
+            title="Held job",
+            description="What happens to a job the pool holds: wait (up to 4 h, for a manual condor_release), "
+            "release (once; a second hold fails the task), fail (the task fails and is retried).",
+            section=section,
+        ),
+        "on_memory_hold": Param(
+            fields["on_memory_hold"].default,
+            type="string",
+            enum=list(MEMORY_HOLD_ACTIONS),
+            title="Job over its memory",
+            description="A job held for using more memory than requested: fail, or resubmit it with 1.5x "
+            "the memory (up to 16 GB).",
+            section=section,
+        ),
+        "request_memory_mb": Param(
+            DEFAULT_MEMORY_MB,
+            type="integer",
+            minimum=64,
+            title="Memory per job [MB]",
+            description="request_memory of each job; a job that uses more is held (see above).",
+            section=section,
+        ),
+    }
+
+
 def force_param(choices: list[str]) -> Param:
     """The ``force`` field: re-run a step and everything downstream of it."""
     return Param(

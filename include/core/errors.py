@@ -46,7 +46,14 @@ class InputFileError(ProductionError):
 
 
 class StepError(ProductionError):
-    """A step of a unit failed or did not produce its declared outputs."""
+    """A step of a unit failed or did not produce its declared outputs.
+
+    ``permanent`` when every failure behind it was (a step that failed on a bad input stays failed).
+    """
+
+    def __init__(self, message: str = "", permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class UnitBusy(RuntimeError):

@@ -9,7 +9,9 @@ from pathlib import Path
 from include.core.errors import ParamError
 
 # A name used in a folder or job name: letters, digits, dot, dash, underscore; no leading dot.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+SAFE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+"""A plain file or folder name (what :func:`safe_name` accepts; forms use it as their pattern)."""
+_SAFE_NAME = re.compile(SAFE_NAME)
 # Characters a shell would interpret. Parameters never reach a shell (commands are argv lists);
 # this check gives a clear error early for values that can only be a mistake or an attack.
 _SHELL_META = re.compile(r"[;&|`$<>\\\n\r\t\"'*?\[\]{}()!#~]")

@@ -280,7 +280,8 @@ class StepGraph:
                 report.results.append(result)
         if raise_on_failure and report.failed:
             details = "; ".join(f"{r.step}: {r.error}" for r in report.failed)
-            raise StepError(f"{self.production} unit {ctx.unit}: {details}")
+            permanent = all(r.permanent for r in report.failed)
+            raise StepError(f"{self.production} unit {ctx.unit}: {details}", permanent=permanent)
         return report
 
     def _outside_states(self, ctx: UnitContext, selected: set[str]) -> dict[str, str]:

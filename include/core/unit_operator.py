@@ -74,7 +74,10 @@ class UnitCallOperator(HTCondorJobOperator):
     :class:`HTCondorJobOperator` tune the condor path (``poll_interval``, ``request_cpus``).
     """
 
-    template_fields: Sequence[str] = (*HTCondorJobOperator.template_fields, "unit")
+    # Only the unit is templated (a mapped argument): the job's executable, arguments and
+    # environment are the operator's own, set in _configure, and a MappedOperator
+    # (.partial().expand(unit=...)) knows only the arguments it was given.
+    template_fields: Sequence[str] = ("unit",)
     ui_color = "#d9ead3"
 
     def __init__(
@@ -178,6 +181,10 @@ class UnitCallOperator(HTCondorJobOperator):
         """Submit after removing the items' results of an earlier try (never read a stale one)."""
         for item in item_ids:
             (workdir / RESULT_FILE.format(item=item)).unlink(missing_ok=True)
+        self.submit_extra = {k: v for k, v in self.submit_extra.items() if k != "hold"}
+        if load_settings(airflow_variables=True).fault_submit_held:
+            self.log.warning("fault injection (HEP_FAULT_SUBMIT_HELD): the job is submitted on hold")
+            self.submit_extra["hold"] = "True"
         return super()._submit(hook, batch, workdir, item_ids, memory_mb)
 
     def execute_complete(self, context: Any, event: dict[str, Any], job: dict[str, Any] | None = None) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 from include.core import atomic
 from include.core.errors import InputFileError, ParamError
+from include.core.forms import backend_choice, choice, job_options
 from include.core.paths import resolve_inside
 from include.lumi.config import YEARS, check_overrides, load_config
 from include.lumi.fills import select_fills
@@ -15,13 +16,6 @@ from include.lumi.inputs import load_fill_table
 from include.settings import load_settings
 
 BACKENDS = ("local", "condor")
-
-
-def _choice(params: dict[str, Any], name: str, default: Any, allowed: tuple | list) -> Any:
-    value = params.get(name, default)
-    if value not in allowed:
-        raise ParamError(name, f"{value!r} is not one of {', '.join(map(str, allowed))}")
-    return value
 
 
 def validate_form(params: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +31,7 @@ def validate_form(params: dict[str, Any]) -> dict[str, Any]:
     repeated = sorted({f for f in fills if fills.count(f) > 1})
     if repeated:
         raise ParamError("fills", f"fill numbers repeat: {repeated}")
-    year = _choice(params, "year", 2017, YEARS)
+    year = choice(params, "year", YEARS, 2017)
     split = params.get("split") or 0
     if isinstance(split, bool) or not isinstance(split, int) or split < 0:
         raise ParamError("split", f"{split!r} must be an integer >= 0")
@@ -48,10 +42,11 @@ def validate_form(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "fills": sorted(fills),
         "split": split,
-        "force": _choice(params, "force", "none", FORCE_CHOICES),
-        "backend": _choice(params, "backend", "local", BACKENDS),
+        "force": choice(params, "force", FORCE_CHOICES, "none"),
+        "backend": backend_choice(params, BACKENDS),
         "require_massi": require_massi,
         "config": {"year": year, **overrides},
+        **job_options(params),
     }
 
 

@@ -168,12 +168,14 @@ def test_form_matches_step_graph_and_refuses_bad_input(tmp_path: Path, monkeypat
 
 
 def test_form_defaults_mean_new_fills_and_no_overrides() -> None:
+    from include.core.forms import DEFAULT_MEMORY_MB
     from include.lumi.planning import validate_form
 
     conf = form_conf(load_dag("lumi_followup.py", "lumi_followup", None))
     assert (conf["fills"], conf["config_overrides"]) == (None, None)
     expected = {"fills": [], "split": 0, "force": "none", "backend": "local", "require_massi": True}
-    assert validate_form(conf) == {**expected, "config": {"year": 2017}}
+    condor = {"hold_policy": {"action": "wait", "on_memory": "fail"}, "request_memory_mb": DEFAULT_MEMORY_MB}
+    assert validate_form(conf) == {**expected, "config": {"year": 2017}, **condor}
     assert validate_form({**conf, "fills": [], "config_overrides": {}}) == validate_form(conf)
 
 

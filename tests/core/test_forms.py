@@ -1,0 +1,53 @@
+"""Typed form fields: the HTCondor section and errors that name the field."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from include.core.errors import ParamError
+from include.core.forms import DEFAULT_MEMORY_MB, job_options, validate_model
+
+
+def test_job_options_defaults_and_choices() -> None:
+    assert job_options({}) == {
+        "hold_policy": {"action": "wait", "on_memory": "fail"},
+        "request_memory_mb": DEFAULT_MEMORY_MB,
+    }
+    given = {"hold_policy": "release", "on_memory_hold": "resubmit", "request_memory_mb": 300, "other": 1}
+    assert job_options(given) == {
+        "hold_policy": {"action": "release", "on_memory": "resubmit"},
+        "request_memory_mb": 300,
+    }
+    # None (an empty form field) is the default
+    assert job_options({"hold_policy": None})["hold_policy"]["action"] == "wait"
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "shown"),
+    [
+        ({"hold_policy": "sometimes"}, "hold_policy", "'sometimes'"),
+        ({"on_memory_hold": "grow"}, "on_memory_hold", "'grow'"),
+        ({"request_memory_mb": "lots"}, "request_memory_mb", "'lots'"),
+        ({"request_memory_mb": 10}, "request_memory_mb", "greater than or equal to 64"),
+        ({"request_memory_mb": True}, "request_memory_mb", "True"),
+    ],
+)
+def test_job_options_errors_name_the_field(params: dict, field: str, shown: str) -> None:
+    with pytest.raises(ParamError) as info:
+        job_options(params)
+    assert info.value.param == field and shown in str(info.value)
+
+
+def test_nested_fields_are_named_with_their_prefix() -> None:
+    class Overrides(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+        doSBPlots: bool = True
+
+    assert validate_model(Overrides, {"doSBPlots": False}).doSBPlots is False
+    with pytest.raises(ParamError) as info:
+        validate_model(Overrides, {"doSBPlots": "no"}, prefix="config_overrides")
+    assert info.value.param == "config_overrides.doSBPlots" and "'no'" in str(info.value)
+    with pytest.raises(ParamError) as info:
+        validate_model(Overrides, {"noSuchKey": 1}, prefix="config_overrides")
+    assert info.value.param == "config_overrides.noSuchKey"

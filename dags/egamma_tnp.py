@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context, task
 
 from include.core import dagkit
+from include.core.unit_operator import UnitCallOperator
+from include.tnp import form
 
 DAG_ID = "egamma_tnp"
-FORCE_CHOICES = ["none", "all", "process", "merge", "efficiencies"]
 TNP_OUTPUTS = Asset(name="egamma_tnp_outputs", uri="file:///hep-productions/egamma_tnp")
-JSON_SOURCE = (
-    "A path relative to the data root (or absolute, inside it), or the JSON itself inline (text starting with '{')."
-)
 
 DOC = """
 ### E/gamma tag-and-probe efficiencies
@@ -51,66 +49,7 @@ that failed.
     tags=["egamma", "tag-and-probe", "efficiency", "nanoaod"],
     doc_md=DOC,
     default_args=dagkit.default_args(),
-    params={
-        "config": Param(
-            "egamma_tnp/runner.json",
-            type="string",
-            minLength=1,
-            title="Runner configuration",
-            description="Runner JSON: workflow, workflow_args (filters, trigger_pt, filterbit, ...) and methods. "
-            + JSON_SOURCE,
-        ),
-        "settings": Param(
-            None,
-            type=["null", "string"],
-            title="Settings",
-            description="Settings JSON (cuts; they override workflow_args). Empty: the packaged defaults. "
-            + JSON_SOURCE,
-        ),
-        "fileset": Param(
-            "egamma_tnp/fileset.json",
-            type="string",
-            minLength=1,
-            title="Fileset",
-            description="Fileset JSON (optionally gzipped): {dataset: {files: {path: tree}, metadata: {...}}}. "
-            "Relative file paths are taken from the fileset's folder and must stay inside the data root. "
-            + JSON_SOURCE,
-        ),
-        "binning": Param(
-            None,
-            type=["null", "string"],
-            title="Binning",
-            description="Binning JSON ('<var>_bins': [edges]) overriding the default binning for this run only. "
-            "Empty: the defaults. " + JSON_SOURCE,
-        ),
-        "output": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$",
-            title="Output folder",
-            description="Run folder below <output root>/egamma_tnp. Empty: run-<hash of the configuration>.",
-        ),
-        "backend": dagkit.backend_param(choices=("local", "condor")),
-        "chunk_size": Param(
-            100_000,
-            type="integer",
-            minimum=1,
-            maximum=50_000_000,
-            title="Chunk size",
-            description="Entries per chunk (files are split into chunks of about equal entries; at most 1024 chunks).",
-        ),
-        "limit": Param(
-            -1,
-            type="integer",
-            minimum=-1,
-            title="File limit",
-            description="Process only the first N files of every dataset; -1 means all files (0 is refused).",
-        ),
-        "skip_report": Param(
-            False, type="boolean", title="Skip reports", description="Do not write the per-method report JSON files."
-        ),
-        "force": dagkit.force_param(FORCE_CHOICES),
-    },
+    params=form.params(),
 )
 def egamma_tnp() -> None:
     validate_params = dagkit.validation_task(
@@ -128,28 +67,18 @@ def egamma_tnp() -> None:
             prepared = pipeline.prepare(
                 validated["resolved"], validated["run_dir"], params["chunk_size"], params["skip_report"]
             )
-        run_dir = prepared["run_dir"]
-        return [{"run_dir": run_dir, "dataset": u["dataset"], "chunk": u["chunk"]} for u in prepared["units"]]
-
-    @dagkit.unit_task(max_active_tis_per_dagrun=8)
-    def process_chunk(unit: dict[str, Any]) -> dict[str, Any]:
-        """One chunk on the chosen backend (a fresh chunk is not recomputed)."""
-        from include.core.backends import TaskCall, run_call
-
-        params = get_current_context()["params"]
-        backend = params["backend"]
-        call = TaskCall(
-            "include.tnp.pipeline:process_chunk",
-            {**unit, "force": params["force"], "backend": backend},
-        )
-        return run_call(call, backend)
+        run = {k: validated[k] for k in ("force", "backend", "hold_policy", "request_memory_mb")}
+        return [
+            {"run_dir": prepared["run_dir"], "dataset": u["dataset"], "chunk": u["chunk"], **run}
+            for u in prepared["units"]
+        ]
 
     @dagkit.unit_task()
     def merge(validated: dict[str, Any], chunks: list[dict[str, Any]]) -> str:
         """Sum the chunk histograms; write the reports."""
         from include.tnp import pipeline
 
-        pipeline.merge(validated["run_dir"], get_current_context()["params"]["force"])
+        pipeline.merge(validated["run_dir"], validated["force"])
         return validated["run_dir"]
 
     @dagkit.unit_task()
@@ -185,8 +114,16 @@ def egamma_tnp() -> None:
 
     validated = validate_params()
     units = preprocess(validated)
-    chunks = process_chunk.expand(unit=units)
-    merged = merge(validated, chunks)
+    # one chunk on the run's backend (a fresh chunk submits nothing): include/core/unit_operator.py
+    chunks = UnitCallOperator.partial(
+        task_id="process_chunk",
+        call="include.tnp.orchestration:chunk_call",
+        fresh="include.tnp.orchestration:chunk_fresh",
+        label="include.tnp.orchestration:chunk_label",
+        max_active_tis_per_dagrun=8,
+        map_index_template="{{ unit_label }}",
+    ).expand(unit=units)
+    merged = merge(validated, chunks.output)
     plots = efficiencies_and_plots(merged)
     done = dagkit.fan_in(summary(validated, units), validated)
     plots >> done

@@ -29,11 +29,13 @@ from typing import Any
 from include.core import atomic
 from include.core.errors import ConfigError, InputFileError, ParamError, form_field
 from include.core.fingerprint import file_fingerprint, hash_object
+from include.core.forms import backend_choice, choice, job_options
 from include.core.paths import resolve_inside, safe_name
-from include.core.steps import Step, StepGraph, UnitContext
+from include.core.steps import Reason, Step, StepGraph, UnitContext
 from include.settings import load_settings
 from include.tnp import config as cfg
 from include.tnp.chunk import CHUNK_RECORD, HIST_METHODS, chunk_pickle
+from include.tnp.form import BACKENDS, FORCE_CHOICES, RUN_STEPS
 from include.tnp.naming import histos_file, report_file
 from include.tnp.ntuples import flavour
 from include.tnp.options import NANOAOD_WORKFLOWS
@@ -115,7 +117,13 @@ def validate_form(params: dict[str, Any]) -> dict[str, Any]:
     resolved = validate(params.get("config"), params.get("fileset"), limit=limit, **optional)
     output = params.get("output") or None  # the form's pattern: a plain folder name
     run_dir = run_dir_for(safe_name(output, "output") if output is not None else run_key(resolved))
-    return {"resolved": resolved, "run_dir": str(run_dir)}
+    return {
+        "resolved": resolved,
+        "run_dir": str(run_dir),
+        "force": choice(params, "force", FORCE_CHOICES, "none"),
+        "backend": backend_choice(params, BACKENDS),
+        **job_options(params),
+    }
 
 
 def failure_hint(validated: dict[str, Any] | None) -> str:
@@ -252,12 +260,12 @@ CHUNK_GRAPH = StepGraph(
             params=lambda ctx: {k: v for k, v in ctx.params.items() if k not in ("run_dir", "data_root")},
         )
     ],
-    aliases={"merge": (), "efficiencies": ()},  # run-level steps: forcing them leaves the chunks alone
+    aliases=dict.fromkeys(RUN_STEPS, ()),  # run-level steps: forcing them leaves the chunks alone
 )
 
 
-def process_chunk(run_dir: str, dataset: str, chunk: int, force: str = "none", backend: str = "local") -> dict:
-    """Process one chunk of one dataset (fresh chunks are not recomputed); return its counts."""
+def chunk_context(run_dir: str, dataset: str, chunk: int, backend: str = "local") -> UnitContext:
+    """The step context of one chunk of one dataset of the run's plan."""
     run = Path(run_dir)
     plan = load_plan(run)
     ds = _dataset(plan, dataset)
@@ -265,7 +273,7 @@ def process_chunk(run_dir: str, dataset: str, chunk: int, force: str = "none", b
         raise ParamError("chunk", f"{chunk} is not a chunk of {dataset!r} (0..{len(ds['chunks']) - 1})")
     desc = ds["chunks"][chunk]
     identity = next(f["identity"] for f in ds["files"] if f["path"] == desc["file"])
-    ctx = UnitContext(
+    return UnitContext(
         PRODUCTION,
         f"{dataset}-chunk-{chunk:04d}",
         chunk_dir(run, dataset, chunk),
@@ -279,6 +287,18 @@ def process_chunk(run_dir: str, dataset: str, chunk: int, force: str = "none", b
         },
         backend=backend,
     )
+
+
+def chunk_fresh(run_dir: str, dataset: str, chunk: int, force: str = "none") -> bool:
+    """Whether the chunk's products are up to date and not forced (it has nothing to do)."""
+    if "process" in CHUNK_GRAPH.forced(force):
+        return False
+    return CHUNK_GRAPH.freshness(chunk_context(run_dir, dataset, chunk), "process") is Reason.FRESH
+
+
+def process_chunk(run_dir: str, dataset: str, chunk: int, force: str = "none", backend: str = "local") -> dict:
+    """Process one chunk of one dataset (fresh chunks are not recomputed); return its counts."""
+    ctx = chunk_context(run_dir, dataset, chunk, backend)
     report = CHUNK_GRAPH.run_unit(ctx, force)
     record = json.loads(ctx.path(CHUNK_RECORD).read_text())
     return {

@@ -23,47 +23,25 @@ from typing import Any
 from include.core import atomic
 from include.core.errors import InputFileError, ParamError
 from include.core.fingerprint import sha256_file
+from include.core.forms import backend_choice, job_options
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
-from include.core.steps import FORCE_ALL, Step, StepGraph, UnitContext
+from include.core.steps import FORCE_ALL, Reason, Step, StepGraph, UnitContext
 from include.ecal_windows import PRODUCTION
 from include.ecal_windows.config import WindowConfig
+from include.ecal_windows.form import BACKENDS, DEFAULTS, PARQUET_COMPRESSIONS, RUN_KEYS, WP_FORMATS
 from include.settings import load_settings
 
 CHUNK_EVENTS = 2000
-WP_FORMATS = ("correctionlib", "root_th2")
-PARQUET_COMPRESSIONS = ("zstd", "snappy")
 REPORT = "inputs_report.json"
 FINALIZE_RESULT = "finalize.json"
-
-DEFAULTS: dict[str, Any] = {
-    "input_dir": "ecal_windows/electrons",
-    "files_per_group": 25,
-    "assoc_strategy": "sim_fraction",
-    "wp_file": "ecal_windows/electrons/simfraction_electron_run3_PU65.json",
-    "wp_format": "correctionlib",
-    "maxnocalow": 0,
-    "min_et_seed": 1.0,
-    "overlap": False,
-    "pu_limit": 1e6,
-    "do_pu_sim": False,
-    "window_version": "v3",
-    "seed_gen_check": "readme",
-    "random_seed": 0,
-    "flavour": 11,
-    "compress": True,
-    "parquet_compression": "zstd",
-    "features_file": None,  # None or "": the packaged default
-    "output_dir": "electrons",
-    "redo": False,
-}
 
 
 def validate_params(params: dict[str, Any]) -> dict[str, Any]:
     """Check every parameter; return them normalized (absolute paths inside the roots)."""
-    unknown = sorted(set(params) - set(DEFAULTS) - {"backend"})
+    unknown = sorted(set(params) - set(DEFAULTS) - set(RUN_KEYS))
     if unknown:
         raise ParamError(unknown[0], "unknown parameter")
-    p = {**DEFAULTS, **{k: v for k, v in params.items() if k != "backend"}}
+    p = {**DEFAULTS, **{k: v for k, v in params.items() if k not in RUN_KEYS}}
     p["features_file"] = p["features_file"] or ""  # an empty form field: the packaged default
     settings = load_settings()
     for name in ("input_dir", "wp_file", "features_file", "output_dir"):
@@ -102,6 +80,16 @@ def validate_params(params: dict[str, Any]) -> dict[str, Any]:
     except InputFileError as exc:
         raise ParamError("wp_file", str(exc)) from exc
     return p
+
+
+def validate_form(form: dict[str, Any]) -> dict[str, Any]:
+    """The DAG's first task: the dataset's parameters (:func:`validate_params`) and how the run runs
+    (``backend`` and the HTCondor options)."""
+    return {
+        "params": validate_params(form),
+        "backend": backend_choice(form, BACKENDS),
+        **job_options(form),
+    }
 
 
 def window_config(p: dict[str, Any]) -> WindowConfig:
@@ -345,16 +333,27 @@ def run_group(
     the manifests (it does not change the results, so it is not part of the fingerprint).
     """
     _adopt_roots(roots)
+    ctx = group_context(params, job, files, backend)
+    redo = ctx.params["redo"]
+    report = GRAPH.run_unit(ctx, FORCE_ALL if redo else None, only=steps, raise_on_failure=True)
+    return {**report.to_dict(), "job": job, "files": ctx.params["files"]}
+
+
+def group_context(params: dict[str, Any], job: int, files: list[str], backend: str = "local") -> UnitContext:
+    """The step context of one file group (parameters checked, files inside the data root)."""
     p = validate_params(params)
     settings = load_settings()
     checked = [str(resolve_inside(f, [settings.data_root], "files", must_exist=True)) for f in files]
     if not isinstance(job, int) or isinstance(job, bool) or job < 1:
         raise ParamError("job", f"{job!r} must be an integer >= 1")
-    layout = Layout.of(p)
     unit = f"{p['output_dir']}/{job:04d}"
-    ctx = UnitContext(PRODUCTION, unit, layout.group_dir(job), {**p, "job": job, "files": checked}, backend)
-    report = GRAPH.run_unit(ctx, FORCE_ALL if p["redo"] else None, only=steps, raise_on_failure=True)
-    return {**report.to_dict(), "job": job, "files": checked}
+    return UnitContext(PRODUCTION, unit, Layout.of(p).group_dir(job), {**p, "job": job, "files": checked}, backend)
+
+
+def group_fresh(params: dict[str, Any], job: int, files: list[str], step: str) -> bool:
+    """Whether ``step`` of the group is up to date and not redone (it has nothing to do)."""
+    ctx = group_context(params, job, files)
+    return GRAPH.plan(ctx, FORCE_ALL if ctx.params["redo"] else None)[step] is Reason.FRESH
 
 
 # -- the dataset: finalize and summary --------------------------------------------------------

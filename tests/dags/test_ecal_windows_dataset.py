@@ -37,19 +37,16 @@ def data(roots: tuple[Path, Path], demo: Path) -> tuple[Path, Path]:
     return roots
 
 
-def test_literals_agree_with_the_package() -> None:
-    from include.core import paths
-    from include.ecal_windows import config, pipeline
+def test_form_is_the_packages() -> None:
+    """The DAG's form comes from include.ecal_windows.form: every parameter with its default,
+    plus how the run runs (backend, HTCondor options)."""
+    from include.ecal_windows import form
 
-    spec = importlib.util.spec_from_file_location("ecal_dag_module", DAG_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert list(config.STRATEGIES) == module.STRATEGIES
-    assert paths._SAFE_NAME.pattern == module.SAFE_NAME
     dag = load_dag(*DAG, None)
-    assert set(dag.params) == {*pipeline.DEFAULTS, "backend"}
-    for name, value in pipeline.DEFAULTS.items():
+    assert set(dag.params) == {*form.DEFAULTS, *form.RUN_KEYS}
+    for name, value in form.DEFAULTS.items():
         assert dag.params[name] == value, name
+    assert "STRATEGIES" not in DAG_FILE.read_text()
 
 
 @pytest.mark.parametrize(

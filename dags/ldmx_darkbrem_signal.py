@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task, task_group
+from airflow.sdk import dag, task, task_group
 
 from include.core import dagkit
+from include.core.unit_operator import UnitCallOperator
+from include.darkbrem import form
 
 DAG_ID = "ldmx_darkbrem_signal"
-STEPS = ("generate", "extract", "simulate")
-# Mirrors include.darkbrem.library (kept literal so parsing this file imports nothing heavy;
-# tests/dags/test_ldmx_darkbrem_signal.py checks they agree).
-TARGETS = ["tungsten", "silicon", "copper", "lead", "oxygen", "lutetium", "yttrium"]
-GENERATOR_VERSIONS = ["4.0", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "5.0", "5.1", "5.2"]
-CONDOR_TIMEOUT_S = 24 * 3600
 
 DOC = """
 ### LDMX dark-brem signal campaign
@@ -44,148 +40,12 @@ missing, the first task (`validate_params`) fails at once, naming the missing im
 (`dbgen_image`, `ldmx_image`) or `HEP_APPTAINER_BIN` and the command that gets it.
 """
 
-PARAMS = {
-    "campaign": Param(
-        "signal",
-        type="string",
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$",
-        description="Campaign name: the folder below <output root>/ldmx_darkbrem_signal/.",
-    ),
-    "masses": Param(
-        [0.01, 0.1, 1.0],
-        type="array",
-        items={"type": "number", "exclusiveMinimum": 0},
-        minItems=1,
-        maxItems=256,
-        description="A' masses in GeV (the generator's --apmass); the simulation gets 1000 x in MeV.",
-    ),
-    "masses_mev": Param(
-        None,
-        type=["null", "array"],
-        items={"type": "number", "exclusiveMinimum": 0},
-        description="Optional: the simulation masses in MeV, one per mass; each must equal 1000 x the GeV mass.",
-    ),
-    "runs_per_mass": Param(
-        2,
-        type="integer",
-        minimum=1,
-        maximum=1024,
-        description="Runs per mass, numbered from first_run (ignored when run_numbers is given).",
-    ),
-    "first_run": Param(1, type="integer", minimum=0, description="First run number when runs_per_mass is used."),
-    "run_numbers": Param(
-        None,
-        type=["null", "array"],
-        items={"anyOf": [{"type": "integer", "minimum": 0}, {"type": "array", "items": {"type": "integer"}}]},
-        description="Explicit run numbers: one list for every mass, or one list per mass. Unique per mass "
-        "(the run seeds MadGraph and the simulation). Empty: runs_per_mass runs from first_run.",
-    ),
-    "nevents": Param(
-        1000,
-        type="integer",
-        minimum=1,
-        maximum=99999,
-        description="Generated events per incident-energy point (MadGraph limit: < 100k per seed).",
-    ),
-    "sim_events": Param(
-        100, type="integer", minimum=1, maximum=10_000_000, description="Simulated events per (mass, run)."
-    ),
-    "targets": Param(
-        ["tungsten"],
-        type="array",
-        items={"type": "string", "enum": TARGETS},
-        minItems=1,
-        uniqueItems=True,
-        description="Target nuclei of the library (several need dbgen >= 4.5; oxygen 4.5, lutetium/yttrium 4.6).",
-    ),
-    "lepton": Param("electron", type="string", enum=["electron", "muon"], description="Beam lepton."),
-    "max_energy": Param(
-        0.0,
-        type="number",
-        minimum=0,
-        maximum=1000,
-        description="Maximum incident energy in GeV; 0 = the version's default (4 for v4, 8 for v5).",
-    ),
-    "generator_version": Param(
-        "4.6",
-        type="string",
-        enum=GENERATOR_VERSIONS,
-        description="dbgen version of the image: decides options (v4 underscores, v5.1+ dashes), default "
-        "energy and the A' id (622 for v4, 1023 for v5).",
-    ),
-    "dbgen_image": Param(
-        "ldmx_darkbrem_signal/images/dbgen-v4.sif",
-        type="string",
-        minLength=1,
-        description="Generator image (SIF), relative to the data root or absolute (data root or /cvmfs).",
-    ),
-    "ldmx_image": Param(
-        "ldmx_darkbrem_signal/images/ldmx-pro.sif",
-        type="string",
-        minLength=1,
-        description="ldmx-sw image (SIF) with g4db-extract-library and fire; same G4DarkBreM major as the CSV.",
-    ),
-    "sim_config": Param(
-        "ldmx_darkbrem_signal/config.py",
-        type="string",
-        minLength=1,
-        description="Simulation config script for fire (inside the data root); takes --run --nevents "
-        "--apmass (MeV) --library --out-dir.",
-    ),
-    "output_root": Param(
-        None,
-        type=["null", "string"],
-        description="Output root (inside the configured HEP_OUTPUT_ROOT); empty = HEP_OUTPUT_ROOT itself.",
-    ),
-    "backend": Param(
-        "local",
-        type="string",
-        enum=["local", "condor"],
-        description="local: containers run with apptainer from the Airflow worker; condor: each step is an "
-        "HTCondor job that runs the container.",
-    ),
-    "extraction": Param(
-        "native",
-        type="string",
-        enum=["native", "container"],
-        description="native: the streaming Python extraction; container: g4db-extract-library in the ldmx image.",
-    ),
-    "csv_format": Param(
-        "v2",
-        type="string",
-        enum=["v2", "v1"],
-        description="Library CSV format: v2 (10 columns, G4DarkBreM >= 2) or v1 (9 columns, ldmx-sw 3.2.1-3.2.8).",
-    ),
-    "force": dagkit.force_param(["none", "all", *STEPS]),
-}
-
-
-def _run_step(unit: dict[str, Any], step: str, force: str) -> dict[str, Any]:
-    """Run one step of one unit on the unit's backend."""
-    import shutil
-    import uuid
-    from pathlib import Path
-
-    from include.core.backends import TaskCall, run_call
-
-    call = TaskCall(
-        "include.darkbrem.chain:run_step", {"unit": unit, "step": step, "force": force, "backend": unit["backend"]}
-    )
-    from include.darkbrem.chain import needs_run
-
-    if unit["backend"] != "condor" or not needs_run(unit, step, force):
-        return run_call(call, "local")  # a finished step is recorded as fresh without submitting a job
-    jobdir = Path(unit["workdir"]) / f".condor-{step}-{uuid.uuid4().hex[:8]}"
-    result = run_call(call, "condor", workdir=jobdir, timeout=CONDOR_TIMEOUT_S)
-    shutil.rmtree(jobdir, ignore_errors=True)
-    return result
-
 
 @dag(
     dag_id=DAG_ID,
     schedule=None,
     catchup=False,
-    params=PARAMS,
+    params=form.params(),
     default_args=dagkit.default_args(),
     tags=["ldmx", "darkbrem", "apptainer", "htcondor", "campaign"],
     doc_md=DOC,
@@ -199,34 +59,37 @@ def ldmx_darkbrem_signal() -> None:
 
     @task
     def plan(campaign: dict[str, Any]) -> list[dict[str, Any]]:
+        """One unit per (mass, run) chain, with how this run runs it."""
         from include.darkbrem.campaign import plan as make_plan
+        from include.darkbrem.orchestration import chain_units
 
-        return make_plan(campaign)
+        return chain_units(campaign, make_plan(campaign))
 
-    @dagkit.unit_task()
-    def generate(unit: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _run_step(unit, "generate", (params or {}).get("force", "none"))
-
-    @dagkit.unit_task()
-    def extract(unit: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _run_step(unit, "extract", (params or {}).get("force", "none"))
-
-    @dagkit.unit_task()
-    def simulate(unit: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _run_step(unit, "simulate", (params or {}).get("force", "none"))
+    def step_task(step: str, unit: Any) -> UnitCallOperator:
+        """One step of a chain on the run's backend (a fresh step submits nothing)."""
+        return UnitCallOperator(
+            task_id=step,
+            call="include.darkbrem.orchestration:step_call",
+            fresh="include.darkbrem.orchestration:step_fresh",
+            label="include.darkbrem.orchestration:chain_label",
+            options={"step": step},
+            unit=unit,
+            map_index_template="{{ unit_label }}",
+        )
 
     @task_group(group_id="chain")
     def chain(unit: dict[str, Any]) -> None:
-        generate(unit) >> extract(unit) >> simulate(unit)
+        step_task("generate", unit) >> step_task("extract", unit) >> step_task("simulate", unit)
 
     @task
     def summary(campaign: dict[str, Any], units: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The campaign's summary.json / summary.csv (runs after failed chains too, not after a refused form)."""
         from airflow.sdk.exceptions import AirflowFailException
 
+        from include.darkbrem.orchestration import chains
         from include.darkbrem.summary import write_summary
 
-        totals = write_summary(campaign, dagkit.upstream_result(units, "plan"))
+        totals = write_summary(campaign, chains(dagkit.upstream_result(units, "plan")))
         if totals["failed"] or totals["incomplete"]:
             raise AirflowFailException(
                 f"{totals['ok']}/{totals['units']} chains complete; failed: {totals['failed']}, "

@@ -10,6 +10,7 @@ from typing import Any
 
 from include.core.errors import ConfigError, ParamError
 from include.core.fingerprint import sha256_file
+from include.core.forms import job_options
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
 from include.darkbrem import PRODUCTION
 from include.darkbrem.commands import eval_safe
@@ -172,10 +173,14 @@ def _image(value: Any, param: str, settings: Settings) -> Path:
     return path
 
 
+JOB_KEYS = ("hold_policy", "on_memory_hold", "request_memory_mb")
+"""The form's HTCondor section (include.core.forms): how jobs run, not what they compute."""
+
+
 def validate(params: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """Check every parameter; return the normalized campaign (absolute paths, derived values)."""
-    p = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None}}
-    unknown = set(params) - set(DEFAULTS)
+    p = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None and k not in JOB_KEYS}}
+    unknown = set(params) - set(DEFAULTS) - set(JOB_KEYS)
     if unknown:
         raise ParamError(sorted(unknown)[0], "unknown parameter")
     for name, value in p.items():
@@ -238,6 +243,7 @@ def validate(params: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         "output_root": str(output_root),
         "nevents": nevents,
         "sim_events": sim_events,
+        **job_options(params),
     }
 
 

@@ -306,7 +306,7 @@ def run_step(unit: dict[str, Any], step: str, force: str = "none", backend: str 
     result |= {"unit": record.key, "step": step, "at": datetime.now(UTC).isoformat(timespec="seconds")}
     atomic.write_json(result_path(ctx.workdir, step), result)
     if result["state"] == "failed":
-        raise StepError(f"{PRODUCTION} {record.key} {step}: {result['error']}")
+        raise StepError(f"{PRODUCTION} {record.key} {step}: {result['error']}", permanent=bool(result.get("permanent")))
     return result
 
 

@@ -9,6 +9,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from include.condor.operators import HTCondorJobOperator
 from include.core import dagkit
+from include.core.unit_operator import UnitCallOperator
 
 DAG_ID = "mu2e_ensemble"
 # Literal copies (parsing imports nothing heavy); tests/dags/test_mu2e_ensemble.py checks they
@@ -209,6 +210,7 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
         ),
         "backend": dagkit.backend_param(choices=("local", "condor")),
         "force": dagkit.force_param(FORCE_CHOICES),
+        **dagkit.condor_params(),
     },
 )
 def mu2e_ensemble() -> None:
@@ -235,20 +237,7 @@ def mu2e_ensemble() -> None:
         from include.mu2e import pipeline
 
         _step(conf, "jobs")
-        return pipeline.job_units(conf)
-
-    @dagkit.unit_task(max_active_tis_per_dagrun=8)
-    def run_job(conf: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any]:
-        """One job on the chosen backend: native mixing, or `mu2e -c` in the image (a finished job is not
-        run again)."""
-        from include.core.backends import TaskCall, run_call
-
-        params = get_current_context()["params"]
-        call = TaskCall(
-            "include.mu2e.pipeline:run_job",
-            {"conf": conf, "index": unit["index"], "force": params["force"], "backend": params["backend"]},
-        )
-        return run_call(call, params["backend"])
+        return pipeline.job_units(conf, dict(get_current_context()["params"]))
 
     @task.branch
     def choose_runner(conf: dict[str, Any]) -> str:
@@ -298,7 +287,16 @@ def mu2e_ensemble() -> None:
     units = build_jobs(conf, check_inputs(conf, normalize(conf)))
     runner = choose_runner(conf)
     units >> runner
-    jobs = run_job.partial(conf=conf).expand(unit=units)
+    # one job on the run's backend: native mixing, or `mu2e -c` in the image (a finished job submits
+    # nothing): include/core/unit_operator.py
+    jobs = UnitCallOperator.partial(
+        task_id="run_job",
+        call="include.mu2e.orchestration:job_call",
+        fresh="include.mu2e.orchestration:job_fresh",
+        label="include.mu2e.orchestration:job_label",
+        max_active_tis_per_dagrun=8,
+        map_index_template="{{ unit_label }}",
+    ).expand(unit=units)
     commands = art_commands(conf)
     art = HTCondorJobOperator.partial(task_id="run_art", poll_interval=2.0, request_memory_mb=1024).expand_kwargs(
         commands

@@ -19,6 +19,7 @@ from typing import Any
 
 from include.core import atomic
 from include.core.errors import ParamError, ProductionError, StepError
+from include.core.forms import job_options
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
 from include.core.steps import Reason, Step, StepGraph, UnitContext
 from include.mu2e import art_jobs as art_job_defs
@@ -99,6 +100,7 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
     min_p = float(conf.get("min_p", DEFAULT_MIN_P))
     if not (0 <= min_p < 0.5):
         raise ParamError("min_p", f"{min_p} must be within [0, 0.5)")
+    job_options(conf)  # the form's HTCondor section (the units carry it; the campaign does not)
     return {
         "spec": spec.to_dict(),
         "data_dir": str(data_path),
@@ -297,10 +299,19 @@ def run_campaign_step(conf: dict[str, Any], step: str, force: str = "none") -> d
     return report.to_dict()
 
 
-def job_units(conf: dict[str, Any]) -> list[dict[str, Any]]:
-    """The mapped units of the run: one per job (index and unit key)."""
+def job_units(conf: dict[str, Any], form: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The mapped units of the run: one per job (index and unit key) with the campaign and how the
+    run runs it (``force``, ``backend``, HTCondor options from the ``form``)."""
+    form = form or {}
     plan = _load(Path(conf["output_dir"]) / "jobs.json")
-    return [{"index": j["index"], "unit": j["unit"]} for j in plan["jobs"]]
+    run = {"force": form.get("force") or "none", "backend": form.get("backend") or "local", **job_options(form)}
+    return [{"index": j["index"], "unit": j["unit"], "conf": conf, **run} for j in plan["jobs"]]
+
+
+def job_fresh(conf: dict[str, Any], index: int, force: str = "none") -> bool:
+    """Whether job ``index`` has nothing to do (no HTCondor job is submitted for it)."""
+    plan = JOB.plan(_job_ctx(conf, index), _job_force(force))
+    return all(reason is Reason.FRESH for reason in plan.values())
 
 
 def _job_ctx(conf: dict[str, Any], index: int, backend: str = "local", **extra: Any) -> UnitContext:

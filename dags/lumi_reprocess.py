@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task, task_group
 
 from include.core import dagkit
 from include.core.dagkit import backend_param, default_args
+from include.core.unit_operator import UnitCallOperator
+from include.massi.form import REPROCESS_BACKENDS
 
 MASSI_CHANGES = Asset("lumi_massi_changes")
 
@@ -40,7 +42,8 @@ is touched.
     doc_md=DOC,
     default_args=default_args(),
     params={
-        "backend": backend_param(choices=("local", "condor")),
+        "backend": backend_param(choices=REPROCESS_BACKENDS),
+        **dagkit.condor_params(),
         "config_overrides": Param(
             None,
             type=["null", "object"],
@@ -63,20 +66,45 @@ def lumi_reprocess() -> None:
 
         return pending_reprocessing()
 
-    @dagkit.unit_task(max_active_tis_per_dagrun=4)
-    def reprocess(settings: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
-        """Reprocess one fill, then mark exactly the changes it started with as processed."""
-        from include.massi.watch import reprocess_fill
+    @task
+    def units(settings: dict[str, Any], groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from include.massi.watch import reprocess_units
 
-        return reprocess_fill(group, backend=settings["backend"], config_overrides=settings["config_overrides"])
+        return reprocess_units(settings, groups)
+
+    @task(map_index_template="{{ unit_label }}")
+    def mark_processed(unit: dict[str, Any]) -> dict[str, Any]:
+        """Mark exactly the changes the reprocessing started with as processed (after it succeeded)."""
+        from include.massi.watch import mark_reprocessed, reprocess_label
+
+        get_current_context()["unit_label"] = reprocess_label(unit)
+        return mark_reprocessed(unit["group"])
+
+    @task_group(group_id="fill")
+    def fill(unit: dict[str, Any]) -> Any:
+        """Reprocess one fill on the run's backend, then mark its changes processed."""
+        reprocess = UnitCallOperator(
+            task_id="reprocess",
+            call="include.massi.watch:reprocess_call",
+            outcome="include.massi.watch:reprocess_outcome",
+            label="include.massi.watch:reprocess_label",
+            unit=unit,
+            max_active_tis_per_dagrun=4,
+            map_index_template="{{ unit_label }}",
+        )
+        marked = mark_processed(unit)
+        reprocess >> marked
+        return marked
 
     @task
-    def summary(groups: list[dict[str, Any]] | None, results: list[dict[str, Any]]) -> dict[str, Any]:
+    def summary(groups: list[dict[str, Any]] | None) -> dict[str, Any]:
         """What was reprocessed, and what is still pending (runs after failed fills too)."""
         from include.massi.filedb import FillDB
         from include.massi.watch import filldb_url
 
         dagkit.upstream_result(groups, "pending")
+        marked = get_current_context()["ti"].xcom_pull(task_ids="fill.mark_processed", default=[]) or []
+        results = [marked] if isinstance(marked, dict) else list(marked)
         db = FillDB(filldb_url())
         try:
             still = sorted({c.fill for c in db.pending()})
@@ -87,8 +115,8 @@ def lumi_reprocess() -> None:
     settings = validate_params()
     groups = pending()
     settings >> groups
-    results = reprocess.partial(settings=settings).expand(group=groups)
-    dagkit.fan_in(summary(groups, results), settings)
+    fills = fill.expand(unit=units(settings, groups))
+    dagkit.fan_in(summary(groups), settings).set_upstream(fills)
 
 
 lumi_reprocess()

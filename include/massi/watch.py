@@ -18,9 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from include.core.backends import TaskCall
 from include.core.errors import ParamError, StepError
+from include.core.outcome import FAILED, SUCCESS, CallOutcome, failed_result
 from include.core.paths import resolve_inside
 from include.massi.filedb import FillDB, PendingChange
+from include.massi.form import REPROCESS_BACKENDS
 from include.massi.scanner import scan
 from include.settings import load_settings
 
@@ -66,12 +69,55 @@ def validate_watch_form(params: dict[str, Any]) -> dict[str, Any]:
 
 def validate_reprocess_form(params: dict[str, Any]) -> dict[str, Any]:
     """The lumi_reprocess DAG's first task: the backend, and overrides valid for every year a fill can have."""
+    from include.core.forms import backend_choice, job_options
     from include.lumi.config import YEARS, check_overrides
 
-    backend = params.get("backend", "local")
-    if backend not in ("local", "condor"):
-        raise ParamError("backend", f"{backend!r} is not one of local, condor")
-    return {"backend": backend, "config_overrides": check_overrides(params.get("config_overrides"), YEARS)}
+    return {
+        "backend": backend_choice(params, REPROCESS_BACKENDS),
+        "config_overrides": check_overrides(params.get("config_overrides"), YEARS),
+        **job_options(params),
+    }
+
+
+def reprocess_units(settings: dict[str, Any], groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One unit per fill to reprocess: its pending changes and how this run runs it."""
+    return [{"group": group, **settings} for group in groups]
+
+
+def reprocess_call(unit: dict[str, Any], run_id: str) -> TaskCall:
+    """The lumi step graph for the fill of ``unit`` (the new archives make massi and what follows stale)."""
+    group = unit["group"]
+    config = {"year": int(group["year"]), **(unit.get("config_overrides") or {})}
+    kwargs = {"fill": int(group["fill"]), "data_root": str(_roots(None)), "config": config, "backend": unit["backend"]}
+    return TaskCall("include.lumi.tasks:process_fill", kwargs)
+
+
+def reprocess_outcome(unit: dict[str, Any], result: dict[str, Any]) -> CallOutcome:
+    """The verdict on a fill's reprocessing: the call failed, a step failed, or it succeeded."""
+    fill = unit["group"]["fill"]
+    if not result.get("ok"):
+        return failed_result(result, where=f"fill {fill}: ")
+    report = result["result"]
+    if not report.get("ok"):
+        failed = [s for s in report.get("steps", []) if s.get("state") == "failed"]
+        permanent = bool(failed) and all(s.get("permanent") for s in failed)
+        return CallOutcome(FAILED, f"reprocessing of fill {fill} failed: {failed}", permanent)
+    return CallOutcome(SUCCESS, f"fill {fill}: ran {report.get('ran', [])}", value=report)
+
+
+def reprocess_label(unit: dict[str, Any]) -> str:
+    group = unit["group"]
+    return f"fill {group['fill']} ({', '.join(group['experiments'])})"
+
+
+def mark_reprocessed(group: dict[str, Any], db_url: str | None = None) -> dict[str, Any]:
+    """Mark exactly the changes the fill's reprocessing started with as processed."""
+    db = FillDB(db_url or filldb_url(_roots(None)))
+    try:
+        marked = db.mark_processed([PendingChange(**c) for c in group["changes"]])
+    finally:
+        db.close()
+    return {"fill": group["fill"], "year": group["year"], "marked": marked}
 
 
 def _roots(data_root: str | None) -> Path:

@@ -17,7 +17,8 @@ def test_form_defaults_mean_the_local_backend_and_no_overrides() -> None:
     from include.massi.watch import validate_reprocess_form
 
     conf = form_conf(load_dag(*DAG, None))
-    assert validate_reprocess_form(conf) == {"backend": "local", "config_overrides": {}}
+    condor = {"hold_policy": {"action": "wait", "on_memory": "fail"}, "request_memory_mb": 2048}
+    assert validate_reprocess_form(conf) == {"backend": "local", "config_overrides": {}, **condor}
     overrides = {"plotDpi": 20, "doSBModel": True}
     assert validate_reprocess_form({**conf, "config_overrides": overrides})["config_overrides"] == overrides
 

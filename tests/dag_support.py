@@ -170,3 +170,41 @@ def unit_held_elsewhere(workdir: Path) -> Iterator[int]:
         holder.stdin.close()
         holder.wait(timeout=300)
         holder.stdout.close()
+
+
+# A permanent error (a bad parameter) and a transient one (an unreadable file: it may appear).
+PERMANENT_CALL = {"function": "include.core.paths:safe_name", "kwargs": {"value": "a;b", "param": "tag"}}
+TRANSIENT_CALL = {"function": "include.core.fingerprint:sha256_file", "kwargs": {"path": "/nonexistent/hep-input.root"}}
+
+
+def run_unit_call(backend: str, call: dict[str, Any], **operator: Any) -> tuple[Any, Any]:
+    """One UnitCallOperator task over ``call`` on ``backend`` in a DAG with the production default_args
+    (3 retries, exponential backoff; only the first delay is shortened to 1 s), run with dag.test().
+    Returns (dag run, the task instance)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.models import TaskInstance
+    from airflow.sdk import DAG
+    from airflow.utils.session import create_session
+
+    from include.core.dagkit import default_args
+    from include.core.unit_operator import UnitCallOperator
+
+    dag_id = f"unit_{backend}_{uuid.uuid4().hex[:8]}"
+    args = default_args(retry_delay=timedelta(seconds=1))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with DAG(dag_id=dag_id, schedule=None, start_date=start, catchup=False, default_args=args) as dag:
+        UnitCallOperator(
+            task_id="unit",
+            call="include.core.unit_operator:direct_call",
+            unit={**call, "backend": backend},
+            poll_interval=1.0,
+            **operator,
+        )
+    register_dag(dag)
+    run = dag.test()
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run.run_id, task_id="unit").one()
+        session.expunge(ti)
+    return run, ti

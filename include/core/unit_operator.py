@@ -63,6 +63,11 @@ def read_result(workdir: Path, item: int) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "ok" in data else None
 
 
+def direct_call(unit: Mapping[str, Any], run_id: str) -> TaskCall:
+    """``call`` for a unit that names its call itself: ``{"function": ..., "kwargs": {...}}``."""
+    return TaskCall(str(unit["function"]), dict(unit.get("kwargs") or {}))
+
+
 class UnitCallOperator(HTCondorJobOperator):
     """Run ``call(unit, run_id=...)`` for one unit on ``unit["backend"]`` (see the module doc).
 
@@ -70,7 +75,8 @@ class UnitCallOperator(HTCondorJobOperator):
     optionally ``hold_policy`` and ``request_memory_mb``. ``options`` (fixed keyword arguments,
     e.g. the step) go to ``call``, ``outcome`` and ``fresh``. ``fresh`` (``(unit) -> bool``) says
     the unit has nothing to do; ``label`` (``(unit) -> str``) is offered to ``map_index_template``
-    as ``{{ unit_label }}``; ``image`` is the apptainer image. Keyword arguments of
+    as ``{{ unit_label }}``; ``image`` is the apptainer image (else ``unit["image"]``) and
+    ``apptainer_options`` go to :func:`include.apptainer.jobcall.run_structured`. Keyword arguments of
     :class:`HTCondorJobOperator` tune the condor path (``poll_interval``, ``request_cpus``).
     """
 
@@ -90,6 +96,7 @@ class UnitCallOperator(HTCondorJobOperator):
         fresh: str | None = None,
         label: str | None = None,
         image: str | None = None,
+        apptainer_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poll_interval", 5.0)
@@ -101,6 +108,7 @@ class UnitCallOperator(HTCondorJobOperator):
         self.fresh = fresh
         self.unit_label = label
         self.image = image
+        self.apptainer_options = dict(apptainer_options or {})
         self._current: dict[str, Any] = {}
 
     # -- the unit ----------------------------------------------------------------------------
@@ -146,7 +154,8 @@ class UnitCallOperator(HTCondorJobOperator):
         if backend == "apptainer":
             from include.apptainer.jobcall import run_structured
 
-            return self._finish(unit, run_structured(call, image=self.image or unit.get("image")))
+            image = self.image or unit.get("image")
+            return self._finish(unit, run_structured(call, image=image, **self.apptainer_options))
         return self._condor_execute(context, unit, call)
 
     def _condor_execute(self, context: Any, unit: dict[str, Any], call: TaskCall) -> Any:

@@ -10,7 +10,8 @@ from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task
 from include.core import dagkit
 from include.core.dagkit import backend_param, default_args, force_param
 from include.core.unit_operator import UnitCallOperator
-from include.lumi.graph import FORCE_CHOICES, REQUIRES
+from include.lumi.config import YEARS
+from include.lumi.graph import BACKENDS, FORCE_CHOICES, REQUIRES
 from include.lumi.orchestration import fills_label
 
 DOC = """
@@ -39,7 +40,6 @@ form first and is never retried: a refused form fails it at once, naming the fie
 and nothing else runs.
 """
 
-YEARS = [2016, 2017, 2018]
 PRODUCTS = Asset(name="lumi_followup_products", uri="file:///hep-productions/lumi_followup")
 FILLS_ALIAS = AssetAlias("lumi_followup_fills")
 
@@ -62,8 +62,10 @@ FILLS_ALIAS = AssetAlias("lumi_followup_fills")
             description="Fill numbers to process; empty = every new fill since the last successful run.",
         ),
         "force": force_param(FORCE_CHOICES),
-        "backend": backend_param(choices=("local", "condor")),
-        "year": Param(2017, type="integer", enum=YEARS, title="Year", description="Configuration year (2016-2018)."),
+        "backend": backend_param(choices=BACKENDS),
+        "year": Param(
+            2017, type="integer", enum=list(YEARS), title="Year", description="Configuration year (2016-2018)."
+        ),
         "split": Param(
             0,
             type="integer",

@@ -11,12 +11,9 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from include.core import dagkit
+from include.mu2e.conditions import NAME_PATTERN, PURPOSES
 
 DAG_ID = "mu2e_conditions"
-# Literal copies (parsing imports nothing heavy); tests/dags/test_mu2e_conditions.py checks they agree
-# with include.mu2e.conditions.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-PURPOSES = ["Sim_best", "MDC2020_best"]
 
 DOC = """
 ### Mu2e conditions: pin a SimEfficiencies2 query
@@ -66,7 +63,7 @@ Defaults: purpose `Sim_best`, version `v1_1`, run 1430 (the Oct-2024 option is `
         "purpose": Param(
             "Sim_best",
             type="string",
-            enum=PURPOSES,
+            enum=list(PURPOSES),
             title="Query purpose",
             description="Conditions purpose: Sim_best (current) or MDC2020_best (Oct-2024 campaigns, run 1200).",
         ),

@@ -10,25 +10,9 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from include.condor.operators import HTCondorJobOperator
 from include.core import dagkit
 from include.core.unit_operator import UnitCallOperator
+from include.mu2e.form import ALL_PROCESSES, DEFAULT_PROCESSES, FORCE_CHOICES, LIVETIME_PATTERN, TAG_PATTERN
 
 DAG_ID = "mu2e_ensemble"
-# Literal copies (parsing imports nothing heavy); tests/dags/test_mu2e_ensemble.py checks they
-# agree with include.mu2e.naming and include.mu2e.normalizations.
-TAG_PATTERN = r"^MDS[1-9][0-9]?[a-z]$"
-LIVETIME_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*(s|min|h|d)\s*$"
-PROCESSES = [
-    "CRYCosmic",
-    "CeMLeadingLog",
-    "CePLeadingLog",
-    "DIO",
-    "RPCExternal",
-    "RPCInternal",
-    "RMCExternal",
-    "RMCInternal",
-    "IPAMichel",
-]
-DEFAULT_PROCESSES = ["CRYCosmic", "DIO", "RPCExternal", "RPCInternal", "RMCExternal", "RMCInternal", "IPAMichel"]
-FORCE_CHOICES = ["none", "all", "normalize", "campaign", "jobs", "mix", "art", "validate", "summary"]
 ENSEMBLE = Asset(name="mu2e_ensemble_outputs", uri="file:///hep-productions/mu2e_ensemble")
 
 DOC = """
@@ -131,9 +115,9 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
             description="Minimum pion stop time recorded with the RPC inputs; it does not change the yields.",
         ),
         "processes": Param(
-            DEFAULT_PROCESSES,
+            list(DEFAULT_PROCESSES),
             type="array",
-            items={"type": "string", "enum": PROCESSES},
+            items={"type": "string", "enum": list(ALL_PROCESSES)},
             minItems=1,
             uniqueItems=True,
             title="Processes",
@@ -209,7 +193,7 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
             description="dsowner of the job definition; empty: the submitting user (mu2epro maps to mu2e).",
         ),
         "backend": dagkit.backend_param(choices=("local", "condor")),
-        "force": dagkit.force_param(FORCE_CHOICES),
+        "force": dagkit.force_param(list(FORCE_CHOICES)),
         **dagkit.condor_params(),
     },
 )

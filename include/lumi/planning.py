@@ -12,10 +12,9 @@ from include.core.forms import backend_choice, choice, job_options
 from include.core.paths import resolve_inside
 from include.lumi.config import YEARS, check_overrides, load_config
 from include.lumi.fills import select_fills
+from include.lumi.graph import BACKENDS
 from include.lumi.inputs import load_fill_table
 from include.settings import load_settings
-
-BACKENDS = ("local", "condor")
 
 
 def validate_form(params: dict[str, Any]) -> dict[str, Any]:

@@ -35,8 +35,9 @@ import numpy as np
 from include.core.errors import ParamError, ProductionError
 from include.mu2e.constants import beam_mode
 from include.mu2e.datasets import dataset_name
+from include.mu2e.form import COSMIC, DEFAULT_PROCESSES, PROCESSES
 from include.mu2e.naming import check_configuration, check_tag, derive_seed
-from include.mu2e.normalizations import COSMIC, PROCESSES, Normalization, NormParams
+from include.mu2e.normalizations import Normalization, NormParams
 from include.mu2e.ntuple import FileInfo, dataset_files, read_info
 
 SCHEMA = "hep-productions/mu2e-campaign/1"
@@ -63,15 +64,7 @@ class CampaignSpec:
     """The trigger form of one ensemble (stage 1 and 2 settings)."""
 
     tag: str = "MDS3c"
-    processes: tuple[str, ...] = (
-        COSMIC,
-        "DIO",
-        "RPCExternal",
-        "RPCInternal",
-        "RMCExternal",
-        "RMCInternal",
-        "IPAMichel",
-    )
+    processes: tuple[str, ...] = DEFAULT_PROCESSES
     njobs: int = 4
     seed: int = 1
     cosmics: str = "MDC2025ac"

@@ -29,20 +29,8 @@ from include.mu2e.constants import (
     PhysicsConstants,
     beam_mode,
 )
+from include.mu2e.form import ALL_PROCESSES, COSMIC, PROCESSES
 from include.mu2e.naming import parse_livetime
-
-COSMIC = "CRYCosmic"
-PROCESSES = (
-    "CeMLeadingLog",
-    "CePLeadingLog",
-    "DIO",
-    "RPCExternal",
-    "RPCInternal",
-    "RMCExternal",
-    "RMCInternal",
-    "IPAMichel",
-)
-ALL_PROCESSES = (COSMIC, *PROCESSES)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ Each call runs as ``<python> -m include.core.runcall CALL.json RESULT.json``, wh
 ``shared_fs=True`` (default for this helper; the personal pool shares the repo and /tmp) the
 job works in ``workdir``; with ``shared_fs=False`` the call and result files are transferred.
 
-:func:`run_call` blocks until its job ends (the backends contract). For productions that map
-many units onto one cluster, :func:`calls_submission` builds one cluster (one proc per call)
-for :class:`~include.condor.operators.HTCondorJobOperator` or :func:`run_calls`.
+:func:`run_call` blocks until its job ends (the backends contract): it is for a terminal or a
+script (``run_call(call, "condor")``), not for Airflow tasks. DAGs run their units through
+:class:`~include.core.unit_operator.UnitCallOperator`, which submits the same job and defers to
+the triggerer instead of polling in a worker slot. :func:`calls_submission` builds one cluster
+(one proc per call) for :class:`~include.condor.operators.HTCondorJobOperator` or :func:`run_calls`.
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ class Settings:
     apptainer_bin: str = ""
     job_python: str = ""
     mu2e_dbtool: str = ""
+    filldb_url: str = ""
     fault_pause_after_submit_s: float = 0.0
     fault_submit_held: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -168,6 +169,7 @@ def load_settings(
         apptainer_bin=value("HEP_APPTAINER_BIN"),
         job_python=value("HEP_JOB_PYTHON"),
         mu2e_dbtool=value("HEP_MU2E_DBTOOL"),
+        filldb_url=value("HEP_FILLDB_URL"),
         fault_pause_after_submit_s=_seconds(PAUSE, value(PAUSE, "0")),
         fault_submit_held=_flag(HELD, value(HELD, "false")),
     )

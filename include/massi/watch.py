@@ -13,7 +13,6 @@ re-runs what the change made stale. The watcher's log lists the fills that wait.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,13 @@ from include.massi.form import REPROCESS_BACKENDS
 from include.massi.scanner import scan
 from include.settings import load_settings
 
-DB_URL_ENV = "HEP_FILLDB_URL"
-
 
 def filldb_url(data_root: Path | None = None) -> str:
-    """``$HEP_FILLDB_URL``, else a SQLite file in the data root (``lumi/massi_filldb.sqlite``)."""
-    url = os.environ.get(DB_URL_ENV)
-    if url:
-        return url
-    root = data_root or load_settings().data_root
+    """The ``HEP_FILLDB_URL`` setting, else a SQLite file in the data root (``lumi/massi_filldb.sqlite``)."""
+    settings = load_settings()
+    if settings.filldb_url:
+        return settings.filldb_url
+    root = data_root or settings.data_root
     (root / "lumi").mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'lumi' / 'massi_filldb.sqlite'}"
 

@@ -208,3 +208,8 @@ def run_unit_call(backend: str, call: dict[str, Any], **operator: Any) -> tuple[
         ti = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run.run_id, task_id="unit").one()
         session.expunge(ti)
     return run, ti
+
+
+def unclear_freshness(unit: dict[str, Any]) -> bool:
+    """A ``fresh`` function that cannot tell (its input is unreadable)."""
+    raise OSError(f"cannot read the products of {unit}")

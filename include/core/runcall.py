@@ -42,10 +42,15 @@ def failure(exc: BaseException, tb: str = "") -> dict[str, Any]:
     }
 
 
-def structured_call(call: TaskCall) -> dict[str, Any]:
-    """Run ``call`` in this process and return its structured result (never raises an Exception)."""
+def structured_call(call: TaskCall, passthrough: tuple[type[BaseException], ...] = ()) -> dict[str, Any]:
+    """Run ``call`` in this process and return its structured result.
+
+    Raises only what ``passthrough`` names (what the caller handles itself, e.g. a busy unit).
+    """
     try:
         return {"ok": True, "result": call_local(call)}
+    except passthrough:
+        raise
     except Exception as exc:
         return failure(exc, traceback.format_exc())
 

@@ -36,7 +36,7 @@ from include.condor.operators import HTCondorJobOperator
 from include.condor.policy import HoldPolicy
 from include.core import atomic, dagkit
 from include.core.backends import TaskCall
-from include.core.errors import ParamError
+from include.core.errors import ParamError, UnitBusy
 from include.core.outcome import FAILED, SKIPPED, CallOutcome, failed_result, from_result
 from include.core.runcall import structured_call
 from include.settings import BACKENDS, job_environment, load_settings
@@ -139,18 +139,31 @@ class UnitCallOperator(HTCondorJobOperator):
             self.log.error("%s%s", "permanent failure (not retried): " if outcome.permanent else "", outcome.message)
         return raise_for(outcome)
 
+    def _fresh(self, unit: Mapping[str, Any]) -> bool:
+        """Whether the ``fresh`` function says the unit has nothing to do. Anything unclear (it
+        raises: an unreadable input, a bad parameter) is not fresh: the call reports it, on the
+        backend the run chose."""
+        if not self.fresh:
+            return False
+        try:
+            return bool(dagkit.import_ref(self.fresh)(unit, **self.options))
+        except Exception as exc:
+            self.log.info("freshness unclear (%s: %s); the call runs and reports it", type(exc).__name__, exc)
+            return False
+
     # -- execute -----------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
         unit = self._current = self._unit(context)
         backend = self._backend(unit)
         call = self._task_call(unit, context)
-        if backend == "condor" and self.fresh and dagkit.import_ref(self.fresh)(unit, **self.options):
+        if backend == "condor" and self._fresh(unit):
             self.log.info("%s: the unit's products are fresh; nothing is submitted", call.function)
             backend = "local"
         self.log.info("running %s on backend %s", call.function, backend)
         if backend == "local":
+            # a unit another task works on gives the worker slot back (up_for_reschedule)
             with dagkit.reschedule_when_busy():
-                return self._finish(unit, structured_call(call))
+                return self._finish(unit, structured_call(call, passthrough=(UnitBusy,)))
         if backend == "apptainer":
             from include.apptainer.jobcall import run_structured
 

@@ -26,10 +26,7 @@ def group_fresh(unit: dict[str, Any], step: str) -> bool:
     """Whether ``step`` of the group has nothing to do (no HTCondor job is submitted for it)."""
     from include.ecal_windows.pipeline import group_fresh as fresh
 
-    try:
-        return fresh(unit["params"], unit["job"], unit["files"], step)
-    except Exception:  # the call reports it, on the backend the run chose
-        return False
+    return fresh(unit["params"], unit["job"], unit["files"], step)
 
 
 def group_label(unit: dict[str, Any]) -> str:

@@ -83,9 +83,20 @@ def reprocess_units(settings: dict[str, Any], groups: list[dict[str, Any]]) -> l
 
 def reprocess_call(unit: dict[str, Any], run_id: str) -> TaskCall:
     """The lumi step graph for the fill of ``unit`` (the new archives make massi and what follows stale)."""
-    group = unit["group"]
-    config = {"year": int(group["year"]), **(unit.get("config_overrides") or {})}
-    kwargs = {"fill": int(group["fill"]), "data_root": str(_roots(None)), "config": config, "backend": unit["backend"]}
+    return _process_call(unit["group"], unit.get("config_overrides"), unit["backend"])
+
+
+def _process_call(
+    group: dict[str, Any],
+    config_overrides: dict[str, Any] | None,
+    backend: str,
+    data_root: str | None = None,
+    output_root: str | None = None,
+) -> TaskCall:
+    config = {"year": int(group["year"]), **(config_overrides or {})}
+    kwargs = {"fill": int(group["fill"]), "data_root": str(_roots(data_root)), "config": config, "backend": backend}
+    if output_root:
+        kwargs["output_root"] = output_root
     return TaskCall("include.lumi.tasks:process_fill", kwargs)
 
 
@@ -194,19 +205,12 @@ def reprocess_fill(
     previous products are kept with a dated suffix. ``config_overrides`` must be those of the
     regular ``lumi_followup`` runs, or the steps that depend on them re-run as well.
     """
-    from include.core.backends import TaskCall, run_call
+    from include.core.backends import run_call
 
-    data = _roots(data_root)
-    config = {"year": int(group["year"]), **(config_overrides or {})}
-    kwargs = {"fill": int(group["fill"]), "data_root": str(data), "output_root": output_root, "config": config}
-    call = TaskCall("include.lumi.tasks:process_fill", kwargs)
-    report = run_call(call, backend)
-    if not report.get("ok"):
-        failed = [s for s in report.get("steps", []) if s.get("state") == "failed"]
-        raise StepError(f"reprocessing of fill {group['fill']} failed: {failed}")
-    db = FillDB(db_url or filldb_url(data))
-    try:
-        marked = db.mark_processed([PendingChange(**c) for c in group["changes"]])
-    finally:
-        db.close()
-    return {"fill": group["fill"], "year": group["year"], "ran": report.get("ran", []), "marked": marked}
+    call = _process_call(group, config_overrides, backend, data_root, output_root)
+    unit = {"group": group, "backend": backend, "config_overrides": config_overrides}
+    outcome = reprocess_outcome(unit, {"ok": True, "result": run_call(call, backend)})
+    if outcome.state == FAILED:
+        raise StepError(outcome.message, permanent=outcome.permanent)
+    marked = mark_reprocessed(group, db_url or filldb_url(_roots(data_root)))
+    return {**marked, "ran": outcome.value.get("ran", [])}

@@ -23,10 +23,7 @@ def job_fresh(unit: dict[str, Any]) -> bool:
     """Whether the job has nothing to do (no HTCondor job is submitted for it)."""
     from include.mu2e.pipeline import job_fresh as fresh
 
-    try:
-        return fresh(unit["conf"], int(unit["index"]), unit["force"])
-    except Exception:  # the call reports it, on the backend the run chose
-        return False
+    return fresh(unit["conf"], int(unit["index"]), unit["force"])
 
 
 def job_label(unit: dict[str, Any]) -> str:

@@ -24,10 +24,7 @@ def chunk_fresh(unit: dict[str, Any]) -> bool:
     """Whether the chunk has nothing to do (no HTCondor job is submitted for it)."""
     from include.tnp.pipeline import chunk_fresh as fresh
 
-    try:
-        return fresh(unit["run_dir"], unit["dataset"], int(unit["chunk"]), unit["force"])
-    except Exception:  # the call reports it, on the backend the run chose
-        return False
+    return fresh(unit["run_dir"], unit["dataset"], int(unit["chunk"]), unit["force"])
 
 
 def chunk_label(unit: dict[str, Any]) -> str:

@@ -20,3 +20,15 @@ def test_permanent_error_fails_at_once_naming_the_field(capfd, caplog) -> None:
 def test_transient_error_is_retried() -> None:
     run, ti = run_unit_call("local", TRANSIENT_CALL)
     assert (run.state, ti.state, ti.try_number) == ("failed", "failed", 4)  # 1 try + 3 retries
+
+
+def test_unclear_freshness_runs_the_call_which_reports_it() -> None:
+    from include.core.unit_operator import UnitCallOperator
+
+    unit = {**TRANSIENT_CALL, "backend": "condor"}
+    op = UnitCallOperator(
+        task_id="unit", call="include.core.unit_operator:direct_call", unit=unit, fresh="dag_support:unclear_freshness"
+    )
+    assert op._fresh(unit) is False
+    no_fresh = UnitCallOperator(task_id="u2", call="include.core.unit_operator:direct_call", unit=unit)
+    assert no_fresh._fresh(unit) is False

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context, task
 
 from include.condor.operators import HTCondorJobOperator
 from include.core import dagkit
 from include.core.unit_operator import UnitCallOperator
-from include.mu2e.form import ALL_PROCESSES, DEFAULT_PROCESSES, FORCE_CHOICES, LIVETIME_PATTERN, TAG_PATTERN
+from include.mu2e import form
 
 DAG_ID = "mu2e_ensemble"
 ENSEMBLE = Asset(name="mu2e_ensemble_outputs", uri="file:///hep-productions/mu2e_ensemble")
@@ -58,144 +58,7 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
     tags=["mu2e", "ensemble", "mixing", "mds"],
     doc_md=DOC,
     default_args=dagkit.default_args(),
-    params={
-        "tag": Param(
-            "MDS3c",
-            type="string",
-            pattern=TAG_PATTERN,
-            title="Ensemble tag",
-            description="Mu2e ensemble tag MDS<generation><letter>, e.g. MDS3c; names the output folder and files.",
-        ),
-        "livetime": Param(
-            "1 h",
-            type="string",
-            pattern=LIVETIME_PATTERN,
-            title="Livetime",
-            description="Beam time with a unit (s, min, h, d), e.g. '1 h' or '3600 s'; on-spill or wall-clock "
-            "seconds per the livetime mode. Must be > 0.",
-        ),
-        "livetime_mode": Param(
-            "onspill",
-            type="string",
-            enum=["onspill", "wallclock"],
-            title="Livetime convention",
-            description="onspill: the livetime is on-spill time (current default); wallclock: calendar time "
-            "(Oct-2024 convention; POT differ by the duty factor).",
-        ),
-        "BB": Param(
-            "1BB",
-            type="string",
-            enum=["1BB", "2BB"],
-            title="Booster-batch mode",
-            description="One or two booster batches per Main-Injector cycle (sets protons per micro-bunch, duty "
-            "factor and cycle).",
-        ),
-        "rue": Param(
-            1e-13,
-            type="number",
-            minimum=0,
-            maximum=1e-8,
-            title="R_µe",
-            description="Conversion rate R_µe for the CE signal processes (CeMLeadingLog, CePLeadingLog).",
-        ),
-        "dem_emin": Param(
-            95.0,
-            type="number",
-            minimum=1.0,
-            maximum=104.97,
-            title="DIO minimum energy (MeV)",
-            description="Minimum DIO electron energy; picks the DIOtail<emin> input dataset.",
-        ),
-        "tmin": Param(
-            350.0,
-            type="number",
-            minimum=0,
-            maximum=1695,
-            title="t_min (ns)",
-            description="Minimum pion stop time recorded with the RPC inputs; it does not change the yields.",
-        ),
-        "processes": Param(
-            list(DEFAULT_PROCESSES),
-            type="array",
-            items={"type": "string", "enum": list(ALL_PROCESSES)},
-            minItems=1,
-            uniqueItems=True,
-            title="Processes",
-            description="Processes mixed into the ensemble (CRYCosmic is the livetime standard).",
-        ),
-        "njobs": Param(
-            4,
-            type="integer",
-            minimum=1,
-            maximum=1024,
-            title="Jobs",
-            description="Number of jobs; the first njobs files of every dataset are the inputs.",
-        ),
-        "seed": Param(
-            1,
-            type="integer",
-            minimum=0,
-            maximum=2**31 - 1,
-            title="Seed base",
-            description="Base of every seed; job seeds are derived from (tag, stage, job index, base).",
-        ),
-        "conditions": Param(
-            "spec-example",
-            type="string",
-            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-            title="Conditions set",
-            description="Pinned SimEfficiencies2 rows (stops per POT, pion efficiencies) to normalise with; the "
-            "mu2e_conditions DAG queries the conditions DB and pins a new set. spec-example: the spec's example "
-            "values (IPAStopsCat there is a placeholder).",
-        ),
-        "data_dir": Param(
-            "mu2e",
-            type="string",
-            minLength=1,
-            title="Input folder",
-            description="Folder of the input datasets, relative to (or inside) the data root.",
-        ),
-        "output_format": Param(
-            "parquet",
-            type="string",
-            enum=["parquet", "root"],
-            title="Output format",
-            description="Ensemble file format: parquet or ROOT (uproot), both with truth columns.",
-        ),
-        "ledger_url": Param(
-            None,
-            type=["null", "string"],
-            title="Ledger database",
-            description="SQLAlchemy URL of the ledger of used input entries; empty: SQLite in the output root "
-            "(production: postgresql+psycopg2://...).",
-        ),
-        "stage2": Param(
-            "native",
-            type="string",
-            enum=["native", "art"],
-            title="Stage 2",
-            description="native: mix the flat ntuples in Python with the ledger (no event used twice); art: write "
-            "the SamplingInput fcl and job definition and run `mu2e -c` per job in the Mu2e image.",
-        ),
-        "art_image": Param(
-            "mu2e/images/mu2e-standin.sif",
-            type="string",
-            minLength=1,
-            title="Mu2e image (art)",
-            description="SIF of the Mu2e image for stage2=art, relative to (or inside) the data root; the default is "
-            "the local stand-in built by docker/images/mu2e/build.sh.",
-        ),
-        "owner": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,63})?$",
-            title="Dataset owner (art)",
-            description="dsowner of the job definition; empty: the submitting user (mu2epro maps to mu2e).",
-        ),
-        "backend": dagkit.backend_param(choices=("local", "condor")),
-        "force": dagkit.force_param(list(FORCE_CHOICES)),
-        **dagkit.condor_params(),
-    },
+    params=form.params(),
 )
 def mu2e_ensemble() -> None:
     validate_params = dagkit.validation_task(

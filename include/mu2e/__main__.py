@@ -16,23 +16,24 @@ import json
 import sys
 
 from include.core.errors import ProductionError
+from include.mu2e import form
 
 
 def _form(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tag", default="MDS3c")
-    parser.add_argument("--livetime", default="1 h")
-    parser.add_argument("--livetime-mode", dest="livetime_mode", default="onspill")
-    parser.add_argument("--BB", dest="BB", default="1BB")
-    parser.add_argument("--rue", type=float, default=1e-13)
-    parser.add_argument("--dem-emin", dest="dem_emin", type=float, default=95.0)
-    parser.add_argument("--tmin", type=float, default=350.0)
+    parser.add_argument("--tag", default=form.DEFAULT_TAG)
+    parser.add_argument("--livetime", default=form.DEFAULT_LIVETIME)
+    parser.add_argument("--livetime-mode", dest="livetime_mode", default=form.DEFAULT_LIVETIME_MODE)
+    parser.add_argument("--BB", dest="BB", default=form.DEFAULT_BB)
+    parser.add_argument("--rue", type=float, default=form.DEFAULT_RUE)
+    parser.add_argument("--dem-emin", dest="dem_emin", type=float, default=form.DEFAULT_DEM_EMIN)
+    parser.add_argument("--tmin", type=float, default=form.DEFAULT_TMIN)
     parser.add_argument("--processes", default=None, help="comma-separated (default: cosmics and backgrounds)")
-    parser.add_argument("--njobs", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--data-dir", dest="data_dir", default="mu2e")
-    parser.add_argument("--output-format", dest="output_format", default="parquet")
+    parser.add_argument("--njobs", type=int, default=form.DEFAULT_NJOBS)
+    parser.add_argument("--seed", type=int, default=form.DEFAULT_SEED)
+    parser.add_argument("--data-dir", dest="data_dir", default=form.DEFAULT_DATA_DIR)
+    parser.add_argument("--output-format", dest="output_format", default=form.DEFAULT_OUTPUT_FORMAT)
     parser.add_argument("--ledger-url", dest="ledger_url", default="")
-    parser.add_argument("--stage2", default="native")
+    parser.add_argument("--stage2", default=form.DEFAULT_STAGE2)
     parser.add_argument("--art-image", dest="art_image", default="")
     parser.add_argument("--owner", default="")
     parser.add_argument("--force", default="none")
@@ -41,9 +42,9 @@ def _form(parser: argparse.ArgumentParser) -> None:
 def _conf(args: argparse.Namespace) -> dict:
     from include.mu2e import pipeline
 
-    form = {k: v for k, v in vars(args).items() if k not in ("command", "force", "step", "index", "seed_demo")}
-    form["processes"] = args.processes.split(",") if args.processes else None
-    return pipeline.validate_params(form)
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "force", "step", "index", "seed_demo")}
+    values["processes"] = args.processes.split(",") if args.processes else None
+    return pipeline.validate_params(values)
 
 
 def main(argv: list[str] | None = None) -> int:

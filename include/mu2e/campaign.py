@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from include.core.errors import ParamError, ProductionError
+from include.mu2e import form
 from include.mu2e.constants import beam_mode
 from include.mu2e.datasets import dataset_name
 from include.mu2e.form import COSMIC, DEFAULT_PROCESSES, PROCESSES
@@ -41,7 +42,7 @@ from include.mu2e.normalizations import Normalization, NormParams
 from include.mu2e.ntuple import FileInfo, dataset_files, read_info
 
 SCHEMA = "hep-productions/mu2e-campaign/1"
-MAX_JOBS = 1024
+MAX_JOBS = form.MAX_JOBS
 
 
 class ShortfallError(ProductionError):
@@ -63,10 +64,10 @@ class ShortfallError(ProductionError):
 class CampaignSpec:
     """The trigger form of one ensemble (stage 1 and 2 settings)."""
 
-    tag: str = "MDS3c"
+    tag: str = form.DEFAULT_TAG
     processes: tuple[str, ...] = DEFAULT_PROCESSES
-    njobs: int = 4
-    seed: int = 1
+    njobs: int = form.DEFAULT_NJOBS
+    seed: int = form.DEFAULT_SEED
     cosmics: str = "MDC2025ac"
     stops: str = "MDC2025ac"
     gen: str = "Signal"

@@ -33,8 +33,9 @@ from include.apptainer.images import (
 )
 from include.core import atomic
 from include.core.errors import ConfigError
+from include.mu2e.form import ART_IMAGE_NAME
 
-IMAGE_NAME = "mu2e-standin.sif"
+IMAGE_NAME = ART_IMAGE_NAME
 SELF_CONTAINED_NAME = "mu2e-standin-selfcontained.sif"
 OPTIONAL_MODULES = ("pyarrow",)
 """Left out of the self-contained image: awkward imports pyarrow only when it is installed."""

@@ -24,12 +24,13 @@ from include.core import atomic
 from include.core.errors import ParamError
 from include.core.fingerprint import hash_object
 from include.mu2e import ledger
+from include.mu2e.form import OUTPUT_FORMATS
 from include.mu2e.naming import derive_seed, file_name, sequencer
 from include.mu2e.normalizations import ALL_PROCESSES, COSMIC
 from include.mu2e.ntuple import EVENT_BRANCHES, read_entries
 
 PLAN_SCHEMA = "hep-productions/mu2e-jobs/1"
-FORMATS = ("parquet", "root")
+
 PROCESS_ID = {name: i for i, name in enumerate(ALL_PROCESSES)}
 
 
@@ -45,8 +46,8 @@ def build_plan(record: dict[str, Any], *, fmt: str = "parquet", ledger_url: str)
     Reserving in job order makes the whole ensemble reproducible; each job later gets the same
     ranges back from the ledger (:func:`ledger.claim` is idempotent).
     """
-    if fmt not in FORMATS:
-        raise ParamError("output_format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt not in OUTPUT_FORMATS:
+        raise ParamError("output_format", f"{fmt!r} is not one of {', '.join(OUTPUT_FORMATS)}")
     spec = record["spec"]
     njobs, tag, base = spec["njobs"], record["tag"], spec["seed"]
     processes = record["processes"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from include.core.errors import ParamError
-from include.mu2e import spectra
+from include.mu2e import form, spectra
 from include.mu2e.conditions import StopRates, pinned, stop_rates
 from include.mu2e.constants import (
     LIVETIME_MODES,
@@ -37,18 +37,18 @@ from include.mu2e.naming import parse_livetime
 class NormParams:
     """What the normalisation depends on (the trigger form's physics fields)."""
 
-    bb: str = "1BB"
+    bb: str = form.DEFAULT_BB
     livetime_s: float = 3600.0
-    livetime_mode: str = "onspill"
+    livetime_mode: str = form.DEFAULT_LIVETIME_MODE
     pot_method: str = "spill"
-    rue: float = 1e-13
-    dem_emin: float = 95.0
+    rue: float = form.DEFAULT_RUE
+    dem_emin: float = form.DEFAULT_DEM_EMIN
     rpc_emin: float = 50.0
     rmc_emin: float = 85.0
     rmc_kmax: float = 90.1
     ipa_emin: float = 70.0
-    tmin: float = 350.0
-    conditions: str = "spec-example"
+    tmin: float = form.DEFAULT_TMIN
+    conditions: str = form.DEFAULT_CONDITIONS
     tables_dir: str | None = None
     constants: dict[str, Any] = field(default_factory=dict)
 

@@ -23,11 +23,11 @@ from include.core.forms import job_options
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
 from include.core.steps import Reason, Step, StepGraph, UnitContext
 from include.mu2e import art_jobs as art_job_defs
-from include.mu2e import ledger
+from include.mu2e import form, ledger
 from include.mu2e.art_jobs import art_jobs, run_art
 from include.mu2e.campaign import CampaignSpec, build_campaign, legacy_text, oct2024_text
 from include.mu2e.conditions import pinned
-from include.mu2e.mixing import FORMATS, build_plan, mix_job
+from include.mu2e.mixing import build_plan, mix_job
 from include.mu2e.naming import check_tag, parse_livetime
 from include.mu2e.normalizations import Normalization, NormParams
 from include.mu2e.ntuple import dataset_files
@@ -36,7 +36,6 @@ from include.mu2e.validation import DEFAULT_MIN_P, audit_art, check_ensemble
 from include.settings import load_settings
 
 PRODUCTION = "mu2e_ensemble"
-STAGE2 = ("native", "art")
 
 
 class EnsembleValidationError(ProductionError):
@@ -51,46 +50,46 @@ class EnsembleValidationError(ProductionError):
 def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
     """Check the trigger form's values and return the normalised configuration (JSON-able)."""
     settings = load_settings()
-    tag = check_tag(conf.get("tag", "MDS3c"))
-    livetime_s = parse_livetime(conf.get("livetime", "1 h"))
-    data_dir = str(conf.get("data_dir", "mu2e"))
+    tag = check_tag(conf.get("tag", form.DEFAULT_TAG))
+    livetime_s = parse_livetime(conf.get("livetime", form.DEFAULT_LIVETIME))
+    data_dir = str(conf.get("data_dir", form.DEFAULT_DATA_DIR))
     reject_shell_metacharacters(data_dir, "data_dir")
     data_path = resolve_inside(data_dir, [settings.data_root], "data_dir", must_exist=True)
-    fmt = conf.get("output_format", "parquet")
-    if fmt not in FORMATS:
-        raise ParamError("output_format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    fmt = conf.get("output_format", form.DEFAULT_OUTPUT_FORMAT)
+    if fmt not in form.OUTPUT_FORMATS:
+        raise ParamError("output_format", f"{fmt!r} is not one of {', '.join(form.OUTPUT_FORMATS)}")
     url = conf.get("ledger_url") or ledger.default_url(settings.output_root)
     reject_shell_metacharacters(url.replace("?", ""), "ledger_url")
     if not url.startswith(("sqlite:///", "postgresql")):
         raise ParamError("ledger_url", f"{url!r}: use sqlite:///<path> or postgresql+psycopg2://...")
     norm = NormParams(
-        bb=conf.get("BB", "1BB"),
+        bb=conf.get("BB", form.DEFAULT_BB),
         livetime_s=livetime_s,
-        livetime_mode=conf.get("livetime_mode", "onspill"),
+        livetime_mode=conf.get("livetime_mode", form.DEFAULT_LIVETIME_MODE),
         pot_method=conf.get("pot_method", "spill"),
-        rue=float(conf.get("rue", 1e-13)),
-        dem_emin=float(conf.get("dem_emin", 95.0)),
-        tmin=float(conf.get("tmin", 350.0)),
-        conditions=safe_name(conf.get("conditions", "spec-example"), "conditions"),
+        rue=float(conf.get("rue", form.DEFAULT_RUE)),
+        dem_emin=float(conf.get("dem_emin", form.DEFAULT_DEM_EMIN)),
+        tmin=float(conf.get("tmin", form.DEFAULT_TMIN)),
+        conditions=safe_name(conf.get("conditions", form.DEFAULT_CONDITIONS), "conditions"),
     )
     pinned(norm.conditions)  # an unknown set fails here, listing the pinned ones
     spec = CampaignSpec(
         tag=tag,
         processes=tuple(conf.get("processes") or CampaignSpec.processes),
-        njobs=int(conf.get("njobs", 4)),
-        seed=int(conf.get("seed", 1)),
+        njobs=int(conf.get("njobs", form.DEFAULT_NJOBS)),
+        seed=int(conf.get("seed", form.DEFAULT_SEED)),
         cosmics=conf.get("cosmics", "MDC2025ac"),
         release=conf.get("release", "MDC2025"),
         version=conf.get("version", "af"),
         run=int(conf.get("run", 1430)),
         norm=norm,
     )
-    stage2 = conf.get("stage2", "native")
-    if stage2 not in STAGE2:
-        raise ParamError("stage2", f"{stage2!r} is not one of {', '.join(STAGE2)}")
+    stage2 = conf.get("stage2", form.DEFAULT_STAGE2)
+    if stage2 not in form.STAGE2:
+        raise ParamError("stage2", f"{stage2!r} is not one of {', '.join(form.STAGE2)}")
     art: dict[str, Any] = {}
     if stage2 == "art":
-        image = str(conf.get("art_image") or "mu2e/images/mu2e-standin.sif")
+        image = str(conf.get("art_image") or form.DEFAULT_ART_IMAGE)
         reject_shell_metacharacters(image, "art_image")
         owner = conf.get("owner") or ""
         art = {

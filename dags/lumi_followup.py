@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, AssetAlias, Param, dag, get_current_context, task, task_group
+from airflow.sdk import Asset, AssetAlias, dag, get_current_context, task, task_group
 
 from include.core import dagkit
-from include.core.dagkit import backend_param, default_args, force_param
+from include.core.dagkit import default_args
 from include.core.unit_operator import UnitCallOperator
-from include.lumi.config import YEARS
-from include.lumi.graph import BACKENDS, FORCE_CHOICES, REQUIRES
+from include.lumi import form
+from include.lumi.graph import REQUIRES
 from include.lumi.orchestration import fills_label
 
 DOC = """
@@ -53,43 +53,7 @@ FILLS_ALIAS = AssetAlias("lumi_followup_fills")
     tags=["lumi", "lhc", "production"],
     doc_md=DOC,
     default_args=default_args(),
-    params={
-        "fills": Param(
-            None,
-            type=["null", "array"],
-            items={"type": "integer", "minimum": 1},
-            title="Fills",
-            description="Fill numbers to process; empty = every new fill since the last successful run.",
-        ),
-        "force": force_param(FORCE_CHOICES),
-        "backend": backend_param(choices=BACKENDS),
-        "year": Param(
-            2017, type="integer", enum=list(YEARS), title="Year", description="Configuration year (2016-2018)."
-        ),
-        "split": Param(
-            0,
-            type="integer",
-            minimum=0,
-            title="Fills per task",
-            description="0: one task group per fill. K > 0: chunks of at least K fills per group (legacy --split K); "
-            "on condor a chunk is one job per step.",
-        ),
-        "require_massi": Param(
-            True,
-            type="boolean",
-            title="Require Massi archives",
-            description="Off: a fill without both Massi archives skips massi, lifetime, fits and model "
-            "instead of failing.",
-        ),
-        "config_overrides": Param(
-            None,
-            type=["null", "object"],
-            title="Configuration overrides",
-            description="Keys of the year's configuration to override for this run, each with a value of the "
-            'key\'s type, e.g. {"doSBModel": true}; empty: none.',
-        ),
-        **dagkit.condor_params(),
-    },
+    params=form.params(),
 )
 def lumi_followup() -> None:
     validate_params = dagkit.validation_task(

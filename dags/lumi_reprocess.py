@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task, task_group
+from airflow.sdk import Asset, dag, get_current_context, task, task_group
 
 from include.core import dagkit
-from include.core.dagkit import backend_param, default_args
+from include.core.dagkit import default_args
 from include.core.unit_operator import UnitCallOperator
-from include.massi.form import REPROCESS_BACKENDS
+from include.massi import form
 
 MASSI_CHANGES = Asset("lumi_massi_changes")
 
@@ -41,17 +41,7 @@ is touched.
     tags=["lumi", "massi", "production"],
     doc_md=DOC,
     default_args=default_args(),
-    params={
-        "backend": backend_param(choices=REPROCESS_BACKENDS),
-        **dagkit.condor_params(),
-        "config_overrides": Param(
-            None,
-            type=["null", "object"],
-            title="Configuration overrides",
-            description="The same overrides as the regular lumi_followup runs (otherwise the steps that "
-            "depend on them re-run too); empty: none.",
-        ),
-    },
+    params=form.reprocess_params(),
 )
 def lumi_reprocess() -> None:
     validate_params = dagkit.validation_task(

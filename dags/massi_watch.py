@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Asset, AssetAlias, Param, dag, task
+from airflow.sdk import Asset, AssetAlias, dag, task
 
 from include.core import dagkit
 from include.core.dagkit import default_args, permanent_errors
+from include.massi import form
 
 MASSI_CHANGES = Asset("lumi_massi_changes")
 MASSI_CHANGE_ALIAS = AssetAlias("lumi_massi_change_events")
@@ -43,25 +44,7 @@ retried: a refused form fails it at once, naming the field and the value.
     tags=["lumi", "massi", "watcher"],
     doc_md=DOC,
     default_args=default_args(),
-    params={
-        "years": Param(
-            [2017],
-            type="array",
-            items={"type": "integer", "minimum": 2015, "maximum": 2030},
-            minItems=1,
-            title="Years",
-            description="Years whose Massi folders are scanned.",
-        ),
-        "settle_seconds": Param(
-            120,
-            type="integer",
-            minimum=0,
-            maximum=86400,
-            title="Settle time (s)",
-            description="An archive whose mtime is older than this is taken at once; a newer one must look "
-            "the same on two consecutive scans (it may still be being written).",
-        ),
-    },
+    params=form.watch_params(),
 )
 def massi_watch() -> None:
     validate_params = dagkit.validation_task(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from include.core import dagkit
-from include.mu2e.conditions import NAME_PATTERN, PURPOSES
+from include.mu2e import form
 
 DAG_ID = "mu2e_conditions"
 
@@ -51,36 +51,7 @@ Defaults: purpose `Sim_best`, version `v1_1`, run 1430 (the Oct-2024 option is `
     tags=["mu2e", "conditions", "ensemble"],
     doc_md=DOC,
     default_args=dagkit.default_args(retries=2),
-    params={
-        "key": Param(
-            None,
-            type=["null", "string"],
-            pattern=NAME_PATTERN,
-            title="Key of the pinned set",
-            description="Name ensembles use in their `conditions` field, e.g. MDC2025-Sim_best-1430. Never reused "
-            "for another query. Empty: <purpose>-<version>-<run>.",
-        ),
-        "purpose": Param(
-            "Sim_best",
-            type="string",
-            enum=list(PURPOSES),
-            title="Query purpose",
-            description="Conditions purpose: Sim_best (current) or MDC2020_best (Oct-2024 campaigns, run 1200).",
-        ),
-        "version": Param(
-            "v1_1", type="string", pattern=NAME_PATTERN, title="Query version", description="Purpose version."
-        ),
-        "run": Param(
-            1430, type="integer", minimum=1, title="Run number", description="Run whose conditions are queried."
-        ),
-        "description": Param(
-            None,
-            type=["null", "string"],
-            maxLength=200,
-            title="Description",
-            description="Free text kept with the set. Empty: 'SimEfficiencies2 <purpose> <version> run <run>'.",
-        ),
-    },
+    params=form.conditions_params(),
 )
 def mu2e_conditions() -> None:
     validate_params = dagkit.validation_task(

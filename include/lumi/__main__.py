@@ -14,11 +14,12 @@ from include.core.errors import ProductionError
 
 
 def main(argv: list[str] | None = None) -> int:
+    from include.lumi.form import DEFAULT_YEAR
     from include.lumi.tasks import FORCE_CHOICES, process_fill
 
     parser = argparse.ArgumentParser(prog="python -m include.lumi", description=__doc__.splitlines()[0])
     parser.add_argument("fills", nargs="*", type=int)
-    parser.add_argument("--year", type=int, default=2017)
+    parser.add_argument("--year", type=int, default=DEFAULT_YEAR)
     parser.add_argument("--force", default="none", choices=FORCE_CHOICES)
     parser.add_argument("--doOnly", dest="force", choices=FORCE_CHOICES, help="alias of --force")
     parser.add_argument("--data-root")

@@ -10,6 +10,7 @@ from include.core import atomic
 from include.core.errors import InputFileError, ParamError
 from include.core.forms import backend_choice, choice, job_options
 from include.core.paths import resolve_inside
+from include.lumi import form
 from include.lumi.config import YEARS, check_overrides, load_config
 from include.lumi.fills import select_fills
 from include.lumi.graph import BACKENDS
@@ -30,11 +31,11 @@ def validate_form(params: dict[str, Any]) -> dict[str, Any]:
     repeated = sorted({f for f in fills if fills.count(f) > 1})
     if repeated:
         raise ParamError("fills", f"fill numbers repeat: {repeated}")
-    year = choice(params, "year", YEARS, 2017)
-    split = params.get("split") or 0
+    year = choice(params, "year", YEARS, form.DEFAULT_YEAR)
+    split = params.get("split") or form.DEFAULT_SPLIT
     if isinstance(split, bool) or not isinstance(split, int) or split < 0:
         raise ParamError("split", f"{split!r} must be an integer >= 0")
-    require_massi = params.get("require_massi", True)
+    require_massi = params.get("require_massi", form.DEFAULT_REQUIRE_MASSI)
     if not isinstance(require_massi, bool):
         raise ParamError("require_massi", f"{require_massi!r} must be true or false")
     overrides = check_overrides(params.get("config_overrides"), [year])
@@ -54,7 +55,7 @@ def selected_fills(config: dict[str, Any], data_root: str | None = None, after: 
     settings = load_settings()
     root = resolve_inside(data_root or settings.data_root, [settings.data_root], "data_root")
     overrides = {k: v for k, v in config.items() if k != "year"}
-    cfg = load_config(int(config.get("year", 2017)), overrides)
+    cfg = load_config(int(config.get("year", form.DEFAULT_YEAR)), overrides)
     table, _ = load_fill_table(Path(root) / "lumi" / cfg.data_folder, cfg.year)
     fills = [int(f) for f in select_fills(table, cfg)["fill"]]
     return [f for f in fills if after is None or f > after]
@@ -67,7 +68,7 @@ def highest_complete(config: dict[str, Any], fills: list[int], data_root: str | 
     """
     settings = load_settings()
     root = resolve_inside(data_root or settings.data_root, [settings.data_root], "data_root")
-    cfg = load_config(int(config.get("year", 2017)), {k: v for k, v in config.items() if k != "year"})
+    cfg = load_config(int(config.get("year", form.DEFAULT_YEAR)), {k: v for k, v in config.items() if k != "year"})
     table, _ = load_fill_table(Path(root) / "lumi" / cfg.data_folder, cfg.year)
     complete = [f for f in fills if f in table.index and bool(table.loc[f, "flag_complete"])]
     return max(complete) if complete else None
@@ -137,7 +138,7 @@ def record_run(config: dict[str, Any], fills: list[int], failed: bool, run_id: s
     """At the end of a follow-up run: its fills are followed up (the Massi watcher may now announce
     their changes), and, when none failed, the highest complete one is the last processed fill.
     Returns that fill (None when the run does not move it)."""
-    year = int(config.get("year", 2017))
+    year = int(config.get("year", form.DEFAULT_YEAR))
     if fills:
         seen = sorted(followed_up_fills(year) | {int(f) for f in fills})
         atomic.write_json(_finished_file(year), {"fills": seen, "run_id": run_id})

@@ -20,6 +20,7 @@ from include.lumi import PRODUCTION
 from include.lumi import plots as plot_steps
 from include.lumi import steps as st
 from include.lumi.config import YEARS, LumiConfig
+from include.lumi.form import DEFAULT_YEAR
 from include.lumi.graph import REQUIRES
 from include.lumi.inputs import fill_times
 from include.settings import load_settings
@@ -118,14 +119,14 @@ FORCE_CHOICES = GRAPH.force_choices
 
 
 def config_dict(config: int | Mapping[str, Any] | None) -> dict[str, Any]:
-    """``{"year": Y, **overrides}`` from a year, a mapping, or None (2017)."""
+    """``{"year": Y, **overrides}`` from a year, a mapping, or None (the form's default year)."""
     if config is None:
-        return {"year": 2017}
+        return {"year": DEFAULT_YEAR}
     if isinstance(config, int):
         data: dict[str, Any] = {"year": config}
     else:
         data = dict(config)
-    year = data.get("year", 2017)
+    year = data.get("year", DEFAULT_YEAR)
     if year not in YEARS:
         raise ParamError("year", f"{year!r} is not one of {YEARS}")
     return data

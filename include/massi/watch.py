@@ -22,7 +22,7 @@ from include.core.errors import ParamError, StepError
 from include.core.outcome import FAILED, SUCCESS, CallOutcome, failed_result
 from include.core.paths import resolve_inside
 from include.massi.filedb import FillDB, PendingChange
-from include.massi.form import REPROCESS_BACKENDS
+from include.massi.form import DEFAULT_SETTLE_S, MAX_SETTLE_S, REPROCESS_BACKENDS, YEAR_RANGE
 from include.massi.scanner import scan
 from include.settings import load_settings
 
@@ -58,9 +58,9 @@ def validate_watch_form(params: dict[str, Any]) -> dict[str, Any]:
         raise ParamError("years", f"{unknown} have no lumi configuration (known: {', '.join(map(str, YEARS))})")
     if len(set(years)) != len(years):
         raise ParamError("years", f"{years!r}: years repeat")
-    settle = params.get("settle_seconds", 120)
-    if isinstance(settle, bool) or not isinstance(settle, int | float) or not 0 <= settle <= 86400:
-        raise ParamError("settle_seconds", f"{settle!r} must be a number of seconds in [0, 86400]")
+    settle = params.get("settle_seconds", DEFAULT_SETTLE_S)
+    if isinstance(settle, bool) or not isinstance(settle, int | float) or not 0 <= settle <= MAX_SETTLE_S:
+        raise ParamError("settle_seconds", f"{settle!r} must be a number of seconds in [0, {MAX_SETTLE_S}]")
     return {"years": sorted(years), "settle_seconds": float(settle)}
 
 
@@ -134,11 +134,12 @@ def _roots(data_root: str | None) -> Path:
 
 
 def scan_years(
-    years: list[int], data_root: str | None = None, db_url: str | None = None, settle_seconds: float = 120.0
+    years: list[int], data_root: str | None = None, db_url: str | None = None, settle_seconds: float = DEFAULT_SETTLE_S
 ) -> dict[str, Any]:
     """Scan every year's folders; return the scan reports and every pending change by fill."""
-    if not years or any(not isinstance(y, int) or not 2015 <= y <= 2030 for y in years):
-        raise ParamError("years", f"{years!r}: give one or more years between 2015 and 2030")
+    low, high = YEAR_RANGE
+    if not years or any(not isinstance(y, int) or not low <= y <= high for y in years):
+        raise ParamError("years", f"{years!r}: give one or more years between {low} and {high}")
     data = _roots(data_root)
     db = FillDB(db_url or filldb_url(data))
     try:

@@ -32,6 +32,9 @@ CONFIG_FILE = Path(__file__).resolve().parent / "config" / "conditions.yaml"
 TABLE = "SimEfficiencies2"
 PURPOSES = ("Sim_best", "MDC2020_best")
 """Query purposes the spec names: ``Sim_best`` (default, run 1430) and ``MDC2020_best`` (Oct-2024, run 1200)."""
+DEFAULT_PURPOSE, DEFAULT_VERSION, DEFAULT_RUN = "Sim_best", "v1_1", 1430
+"""The mu2e_conditions form's default query (the Oct-2024 one is MDC2020_best, v1_1, run 1200)."""
+MAX_DESCRIPTION = 200
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """A conditions-DB name or pinned-set key: letters, digits, ".", "-", "_"; at most 64 characters."""
 _NAME = re.compile(NAME_PATTERN)
@@ -217,11 +220,12 @@ def validate_form(params: dict[str, Any], config_file: str | Path | None = None)
     run and description): querying again then pins nothing new when the rows are the same (a
     repeated trigger of the defaults succeeds), and fails in ``pin`` when the database changed.
     """
-    purpose, version, run = params.get("purpose", "Sim_best"), params.get("version", "v1_1"), params.get("run", 1430)
+    purpose = params.get("purpose", DEFAULT_PURPOSE)
+    version, run = params.get("version", DEFAULT_VERSION), params.get("run", DEFAULT_RUN)
     _check_selection(purpose, version, run)
     description = params.get("description") or ""
-    if not isinstance(description, str) or len(description) > 200:
-        raise ParamError("description", f"{description!r} must be text of at most 200 characters")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise ParamError("description", f"{description!r} must be text of at most {MAX_DESCRIPTION} characters")
     key = params.get("key") or default_key(purpose, version, run)
     _check_key(key)
     site = Path(config_file) if config_file is not None else site_config_file()
@@ -375,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("csv", type=Path, nargs="?", help="tag,numerator,denominator,eff rows of one query")
     parser.add_argument("--key", required=True)
-    parser.add_argument("--purpose", default="Sim_best", choices=PURPOSES)
-    parser.add_argument("--version", default="v1_1")
-    parser.add_argument("--run", type=int, default=1430)
+    parser.add_argument("--purpose", default=DEFAULT_PURPOSE, choices=PURPOSES)
+    parser.add_argument("--version", default=DEFAULT_VERSION)
+    parser.add_argument("--run", type=int, default=DEFAULT_RUN)
     parser.add_argument("--config", type=Path, default=None, help="default: <data root>/mu2e/conditions.yaml")
     args = parser.parse_args(argv)
     try:

@@ -199,3 +199,49 @@ def params() -> dict[str, Any]:
         "force": dagkit.force_param(list(FORCE_CHOICES)),
         **dagkit.condor_params(),
     }
+
+
+def conditions_params() -> dict[str, Any]:
+    """The mu2e_conditions form (``airflow.sdk.Param``): the query and the key to pin it under."""
+    from airflow.sdk import Param
+
+    from include.mu2e import conditions as c
+
+    return {
+        "key": Param(
+            None,
+            type=["null", "string"],
+            pattern=c.NAME_PATTERN,
+            title="Key of the pinned set",
+            description="Name ensembles use in their `conditions` field, e.g. MDC2025-Sim_best-1430. Never reused "
+            "for another query. Empty: <purpose>-<version>-<run>.",
+        ),
+        "purpose": Param(
+            c.DEFAULT_PURPOSE,
+            type="string",
+            enum=list(c.PURPOSES),
+            title="Query purpose",
+            description="Conditions purpose: Sim_best (current) or MDC2020_best (Oct-2024 campaigns, run 1200).",
+        ),
+        "version": Param(
+            c.DEFAULT_VERSION,
+            type="string",
+            pattern=c.NAME_PATTERN,
+            title="Query version",
+            description="Purpose version.",
+        ),
+        "run": Param(
+            c.DEFAULT_RUN,
+            type="integer",
+            minimum=1,
+            title="Run number",
+            description="Run whose conditions are queried.",
+        ),
+        "description": Param(
+            None,
+            type=["null", "string"],
+            maxLength=c.MAX_DESCRIPTION,
+            title="Description",
+            description="Free text kept with the set. Empty: 'SimEfficiencies2 <purpose> <version> run <run>'.",
+        ),
+    }

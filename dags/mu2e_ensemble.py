@@ -91,7 +91,7 @@ def mu2e_ensemble() -> None:
         """art on condor: the jobs are HTCondor jobs of run_art; otherwise run_job runs them."""
         from include.mu2e import pipeline
 
-        return "art_commands" if pipeline.art_on_condor(conf, get_current_context()["params"]["backend"]) else "run_job"
+        return "art_commands" if pipeline.art_on_condor(conf, conf["backend"]) else "run_job"
 
     @task
     def art_commands(conf: dict[str, Any]) -> list[dict[str, Any]]:

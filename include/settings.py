@@ -37,6 +37,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HEP_CONDOR_COLLECTOR", "", "HTCondor collector host:port; empty = the local HTCondor config."),
     Setting("HEP_CONDOR_SCHEDD", "", "HTCondor schedd name; empty = the collector's default schedd."),
     Setting("HEP_APPTAINER_BIN", "", "apptainer executable; empty = `apptainer` on PATH, else `singularity`."),
+    Setting(
+        "HEP_RUNTIME_IMAGE",
+        "",
+        "SIF the apptainer backend runs units in, with the worker's Python bound in read-only (build it with "
+        "`python -m include.apptainer.runtime_image DEST.sif`); empty = the apptainer backend is refused.",
+    ),
     Setting("HEP_JOB_PYTHON", "", "Python that runs `include` code in HTCondor jobs; empty = this interpreter."),
     Setting("HEP_FILLDB_URL", "", "SQLAlchemy URL of the Massi fill database; empty = SQLite in the data root."),
     Setting("HEP_MU2E_DBTOOL", "", "Mu2e conditions `dbTool` executable; empty = `dbTool` on PATH."),
@@ -83,6 +89,7 @@ class Settings:
     condor_collector: str = ""
     condor_schedd: str = ""
     apptainer_bin: str = ""
+    runtime_image: str = ""
     job_python: str = ""
     mu2e_dbtool: str = ""
     filldb_url: str = ""
@@ -167,6 +174,7 @@ def load_settings(
         condor_collector=value("HEP_CONDOR_COLLECTOR"),
         condor_schedd=value("HEP_CONDOR_SCHEDD"),
         apptainer_bin=value("HEP_APPTAINER_BIN"),
+        runtime_image=value("HEP_RUNTIME_IMAGE"),
         job_python=value("HEP_JOB_PYTHON"),
         mu2e_dbtool=value("HEP_MU2E_DBTOOL"),
         filldb_url=value("HEP_FILLDB_URL"),

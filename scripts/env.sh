@@ -37,6 +37,9 @@ fi
 if [ -z "${HEP_APPTAINER_BIN:-}" ] && [ -x "$REPO/.local/condor-pool/bin/apptainer" ]; then
   export HEP_APPTAINER_BIN=$REPO/.local/condor-pool/bin/apptainer
 fi
+if [ -z "${HEP_RUNTIME_IMAGE:-}" ] && [ -s "$REPO/.local/runtime.sif" ]; then  # scripts/install-demo-tools.sh
+  export HEP_RUNTIME_IMAGE=$REPO/.local/runtime.sif
+fi
 if [ -z "${HEP_MU2E_DBTOOL:-}" ] && ! command -v dbTool >/dev/null 2>&1; then  # a Mu2e environment's wins
   export HEP_MU2E_DBTOOL=$HEP_DATA_ROOT/mu2e/demo-dbtool/dbTool
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the demo's tools that Debian 12 does not package, inside the checkout (run.sh calls it):
-# apptainer, for ldmx_darkbrem_signal's containers. docker/condor/setup-pool.sh builds its Debian
-# sid root (HTCondor + apptainer; the pool is not started) into <repo>/.local/condor-pool; the host
+# apptainer, for ldmx_darkbrem_signal's containers and the apptainer backend (with its runtime
+# image, .local/runtime.sif). docker/condor/setup-pool.sh builds its Debian sid root
+# (HTCondor + apptainer; the pool is not started) into <repo>/.local/condor-pool; the host
 # wrapper <repo>/.local/condor-pool/bin/apptainer is what scripts/env.sh then sets
 # HEP_APPTAINER_BIN to. The demo (python -m include.demo) builds the stand-in images with it.
 # Idempotent: about 80 s the first time (debootstrap + apt-get), well under a second after.
@@ -30,3 +31,14 @@ if ! version=$(env -u CONDOR_POOL_DIR -u CONDOR_ROOT "$POOL/bin/apptainer" --ver
   exit 1
 fi
 say "apptainer: $POOL/bin/apptainer ($version)"
+# The apptainer backend's runtime image (include/apptainer/runtime_image.py): scripts/env.sh sets
+# HEP_RUNTIME_IMAGE to it. It binds this venv's Python in, so it is rebuilt when the venv is newer.
+image=$REPO/.local/runtime.sif
+if [ ! -s "$image" ] || [ "$REPO/.venv/pyvenv.cfg" -nt "$image" ]; then
+  if (cd "$REPO" && env -u CONDOR_POOL_DIR -u CONDOR_ROOT HEP_APPTAINER_BIN="$POOL/bin/apptainer" \
+      "$REPO/.venv/bin/python" -m include.apptainer.runtime_image "$image") >>"$log" 2>&1; then
+    say "runtime image of the apptainer backend: $image"
+  else
+    say "runtime image not built: a form that chooses the apptainer backend says so (log: $log)"
+  fi
+fi

@@ -49,7 +49,28 @@ def backend_choice(params: Mapping[str, Any], allowed: Sequence[str]) -> str:
     from include.settings import load_settings
 
     default = load_settings().default_backend
-    return str(choice(params, "backend", allowed, default if default in allowed else allowed[0]))
+    backend = str(choice(params, "backend", allowed, default if default in allowed else allowed[0]))
+    if backend == "apptainer":
+        runtime_image()
+    return backend
+
+
+def runtime_image() -> str:
+    """The apptainer backend's image (HEP_RUNTIME_IMAGE); refused at once when unset or missing."""
+    from pathlib import Path
+
+    from include.settings import load_settings
+
+    image = load_settings().runtime_image
+    if not image:
+        raise ParamError(
+            "backend",
+            "'apptainer' needs a runtime image: set HEP_RUNTIME_IMAGE to a SIF "
+            "(python -m include.apptainer.runtime_image DEST.sif builds one)",
+        )
+    if not Path(image).is_file():
+        raise ParamError("backend", f"'apptainer': HEP_RUNTIME_IMAGE={image} does not exist")
+    return image
 
 
 class JobOptions(BaseModel):

@@ -12,7 +12,9 @@ The task builds a :class:`~include.core.backends.TaskCall` from its unit (``call
   stderr tails appear in the task log, the extra link names the cluster and the schedd. A unit
   whose products are already fresh (``fresh``) submits nothing: its call runs in the worker,
   where it finds nothing to do;
-* ``apptainer``: in a container on the worker (``include.apptainer.jobcall``).
+* ``apptainer``: in a container on the worker (``include.apptainer.jobcall``): the operator's
+  ``image``, the unit's, else the runtime image ``HEP_RUNTIME_IMAGE`` with the worker's Python
+  bound in (``include/apptainer/runtime_image.py``). A fresh unit starts no container either.
 
 Every backend yields the structured result of :mod:`include.core.runcall`; ``outcome`` (optional,
 ``(unit, result) -> CallOutcome``) reads the production's verdict out of it, and :func:`raise_for`
@@ -156,8 +158,8 @@ class UnitCallOperator(HTCondorJobOperator):
         unit = self._current = self._unit(context)
         backend = self._backend(unit)
         call = self._task_call(unit, context)
-        if backend == "condor" and self._fresh(unit):
-            self.log.info("%s: the unit's products are fresh; nothing is submitted", call.function)
+        if backend in ("condor", "apptainer") and self._fresh(unit):
+            self.log.info("%s: the unit's products are fresh; no job or container is started", call.function)
             backend = "local"
         self.log.info("running %s on backend %s", call.function, backend)
         if backend == "local":
@@ -167,9 +169,21 @@ class UnitCallOperator(HTCondorJobOperator):
         if backend == "apptainer":
             from include.apptainer.jobcall import run_structured
 
-            image = self.image or unit.get("image")
-            return self._finish(unit, run_structured(call, image=image, **self.apptainer_options))
+            return self._finish(unit, run_structured(call, **self._apptainer_options(unit)))
         return self._condor_execute(context, unit, call)
+
+    def _apptainer_options(self, unit: Mapping[str, Any]) -> dict[str, Any]:
+        """The image (the operator's, the unit's, else HEP_RUNTIME_IMAGE, run with the worker's
+        Python bound in) and the options of :func:`~include.apptainer.jobcall.run_structured`."""
+        image = self.image or unit.get("image")
+        if image:
+            return {"image": image, **self.apptainer_options}
+        from include.core.forms import runtime_image
+
+        try:
+            return {"image": runtime_image(), "host_python": True, **self.apptainer_options}
+        except ParamError as exc:
+            raise AirflowFailException(str(exc)) from exc
 
     def _condor_execute(self, context: Any, unit: dict[str, Any], call: TaskCall) -> Any:
         batch, _ = self._names(context)

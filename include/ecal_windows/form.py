@@ -13,7 +13,7 @@ from include.ecal_windows.config import FLAVOURS, SEED_GEN_CHECKS, STRATEGIES, W
 
 WP_FORMATS = ("correctionlib", "root_th2")
 PARQUET_COMPRESSIONS = ("zstd", "snappy")
-BACKENDS = ("local", "condor")
+BACKENDS = ("local", "condor", "apptainer")
 MAX_GROUPS = 1024  # Airflow's max_map_length
 RUN_KEYS = ("backend", "hold_policy", "on_memory_hold", "request_memory_mb")
 """Form fields about how the run runs, not what it computes (not in the dataset's parameters)."""

@@ -38,5 +38,5 @@ def skeleton() -> StepGraph:
 
 
 FORCE_CHOICES: list[str] = skeleton().force_choices
-BACKENDS = ("local", "condor")
+BACKENDS = ("local", "condor", "apptainer")
 """Where a fill's steps can run (the lumi_followup form's choices)."""

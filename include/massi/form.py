@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-REPROCESS_BACKENDS = ("local", "condor")
+REPROCESS_BACKENDS = ("local", "condor", "apptainer")
 DEFAULT_YEARS = (2017,)
 DEFAULT_SETTLE_S = 120
 """An archive younger than this must look the same on two consecutive scans."""

@@ -31,7 +31,7 @@ ALL_PROCESSES = (COSMIC, *PROCESSES)
 DEFAULT_PROCESSES = (COSMIC, "DIO", "RPCExternal", "RPCInternal", "RMCExternal", "RMCInternal", "IPAMichel")
 """The processes of a campaign that names none (the signal processes are opt-in)."""
 FORCE_CHOICES = ("none", "all", "normalize", "campaign", "jobs", "mix", "art", "validate", "summary")
-BACKENDS = ("local", "condor")
+BACKENDS = ("local", "condor", "apptainer")
 OUTPUT_FORMATS = ("parquet", "root")
 STAGE2 = ("native", "art")
 MAX_JOBS = 1024

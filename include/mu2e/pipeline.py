@@ -19,7 +19,7 @@ from typing import Any
 
 from include.core import atomic
 from include.core.errors import ParamError, ProductionError, StepError
-from include.core.forms import job_options
+from include.core.forms import backend_choice, job_options
 from include.core.paths import reject_shell_metacharacters, resolve_inside, safe_name
 from include.core.steps import Reason, Step, StepGraph, UnitContext
 from include.mu2e import art_jobs as art_job_defs
@@ -87,6 +87,11 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
     stage2 = conf.get("stage2", form.DEFAULT_STAGE2)
     if stage2 not in form.STAGE2:
         raise ParamError("stage2", f"{stage2!r} is not one of {', '.join(form.STAGE2)}")
+    backend = backend_choice(conf, form.BACKENDS)
+    if stage2 == "art" and backend == "apptainer":
+        raise ParamError(
+            "backend", "'apptainer' with stage2 = art: the art jobs run in the Mu2e image; choose local or condor"
+        )
     art: dict[str, Any] = {}
     if stage2 == "art":
         image = str(conf.get("art_image") or form.DEFAULT_ART_IMAGE)
@@ -108,6 +113,7 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
         "ledger_url": url,
         "min_p": min_p,
         "stage2": stage2,
+        "backend": backend,
         **art,
     }
 
@@ -298,12 +304,12 @@ def run_campaign_step(conf: dict[str, Any], step: str, force: str = "none") -> d
     return report.to_dict()
 
 
-def job_units(conf: dict[str, Any], form: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def job_units(conf: dict[str, Any], params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The mapped units of the run: one per job (index and unit key) with the campaign and how the
-    run runs it (``force``, ``backend``, HTCondor options from the ``form``)."""
-    form = form or {}
+    run runs it (``force``, ``backend``, HTCondor options from the form's ``params``)."""
+    params = params or {}
     plan = _load(Path(conf["output_dir"]) / "jobs.json")
-    run = {"force": form.get("force") or "none", "backend": form.get("backend") or "local", **job_options(form)}
+    run = {"force": params.get("force") or "none", "backend": conf.get("backend", "local"), **job_options(params)}
     return [{"index": j["index"], "unit": j["unit"], "conf": conf, **run} for j in plan["jobs"]]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 RUN_STEPS = ("merge", "efficiencies")
 """Run-level steps: forcing them leaves the chunks alone."""
 FORCE_CHOICES = ["none", "all", "process", *RUN_STEPS]
-BACKENDS = ("local", "condor")
+BACKENDS = ("local", "condor", "apptainer")
 DEFAULT_CONFIG = "egamma_tnp/runner.json"
 DEFAULT_FILESET = "egamma_tnp/fileset.json"
 DEFAULT_CHUNK_SIZE = 100_000

@@ -51,3 +51,20 @@ def test_nested_fields_are_named_with_their_prefix() -> None:
     with pytest.raises(ParamError) as info:
         validate_model(Overrides, {"noSuchKey": 1}, prefix="config_overrides")
     assert info.value.param == "config_overrides.noSuchKey"
+
+
+def test_apptainer_backend_needs_an_existing_runtime_image(tmp_path, monkeypatch) -> None:
+    from include.core.forms import backend_choice
+
+    allowed = ("local", "condor", "apptainer")
+    monkeypatch.delenv("HEP_RUNTIME_IMAGE", raising=False)
+    with pytest.raises(ParamError, match=r"parameter 'backend'.*HEP_RUNTIME_IMAGE"):
+        backend_choice({"backend": "apptainer"}, allowed)
+    monkeypatch.setenv("HEP_RUNTIME_IMAGE", str(tmp_path / "missing.sif"))
+    with pytest.raises(ParamError, match=r"missing\.sif does not exist"):
+        backend_choice({"backend": "apptainer"}, allowed)
+    (tmp_path / "missing.sif").write_bytes(b"SIF")
+    assert backend_choice({"backend": "apptainer"}, allowed) == "apptainer"
+    monkeypatch.setenv("HEP_DEFAULT_BACKEND", "apptainer")
+    assert backend_choice({}, allowed) == "apptainer"
+    assert backend_choice({}, ("local", "condor")) == "local"  # a production without containers

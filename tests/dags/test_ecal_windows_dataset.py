@@ -59,7 +59,7 @@ def test_form_is_the_packages() -> None:
         ("window_version", "v4"),
         ("maxnocalow", -1),
         ("assoc_strategy", "best_guess"),
-        ("backend", "apptainer"),
+        ("backend", "docker"),
     ],
 )
 def test_form_rejects_invalid_values(name: str, value: Any) -> None:

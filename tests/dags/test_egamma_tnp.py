@@ -41,7 +41,7 @@ def test_dag_shape() -> None:
         "summary",
         "check",
     }
-    assert dag.params.get_param("backend").schema["enum"] == ["local", "condor"]
+    assert dag.params.get_param("backend").schema["enum"] == ["local", "condor", "apptainer"]
     assert dag.params.get_param("chunk_size").schema["minimum"] == 1
 
 
@@ -246,3 +246,12 @@ def test_failing_chunk_fails_its_task_only_and_the_summary_lists_it(roots, capfd
     summary = json.loads(summary_file.read_text())
     assert [c["chunk"] for c in summary["failed_chunks"]] == ["chunk-0001"]
     assert summary["events_processed"] == 300
+
+
+def test_apptainer_without_a_runtime_image_is_refused_at_once(roots, monkeypatch, capfd) -> None:
+    from include.tnp.demo import generate
+
+    generate(roots[0] / "egamma_tnp", seed=11, n_events=200)  # the form's defaults are valid
+    monkeypatch.delenv("HEP_RUNTIME_IMAGE", raising=False)
+    dag = load_dag("egamma_tnp.py", "egamma_tnp", retries=None)  # the production's retries: still one try
+    assert_refused_at_once(dag, {"backend": "apptainer"}, "backend", "HEP_RUNTIME_IMAGE", capfd)

@@ -161,7 +161,7 @@ def test_form_matches_step_graph_and_refuses_bad_input(tmp_path: Path, monkeypat
     monkeypatch.setenv("HEP_OUTPUT_ROOT", str(tmp_path))
     dag = load_dag("lumi_followup.py", "lumi_followup")
     assert dag.params.get_param("force").schema["enum"] == GRAPH.force_choices
-    assert dag.params.get_param("backend").schema["enum"] == ["local", "condor"]
+    assert dag.params.get_param("backend").schema["enum"] == ["local", "condor", "apptainer"]
     run = dag.test(run_conf={"fills": [6140], "config_overrides": {"t_step_sec": -1}})
     assert run.state == "failed"
     assert not (tmp_path / "lumi_followup").exists()  # refused before any fill was touched

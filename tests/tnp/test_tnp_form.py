@@ -42,7 +42,7 @@ def test_a_processed_chunk_is_fresh_unless_forced(planned: list[dict]) -> None:
     assert orchestration.chunk_label(unit) == f"{unit['dataset']} chunk {unit['chunk']}"
 
 
-@pytest.mark.parametrize(("default", "chosen"), [("condor", "condor"), ("apptainer", "local"), ("local", "local")])
+@pytest.mark.parametrize(("default", "chosen"), [("condor", "condor"), ("apptainer", "apptainer"), ("local", "local")])
 def test_empty_backend_is_the_default_backend_setting(
     roots, tnp_data: Path, monkeypatch: pytest.MonkeyPatch, default: str, chosen: str
 ) -> None:
@@ -50,6 +50,8 @@ def test_empty_backend_is_the_default_backend_setting(
 
     data, _ = roots
     generate(data / "egamma_tnp", seed=5, n_events=200)
+    (data / "runtime.sif").write_bytes(b"SIF")  # the apptainer backend needs its image to exist
+    monkeypatch.setenv("HEP_RUNTIME_IMAGE", str(data / "runtime.sif"))
     monkeypatch.setenv("HEP_DEFAULT_BACKEND", default)
     validated = pipeline.validate_form({"config": form.DEFAULT_CONFIG, "fileset": form.DEFAULT_FILESET})
     assert validated["backend"] == chosen and validated["force"] == "none"

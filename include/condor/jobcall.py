@@ -14,19 +14,19 @@ the triggerer instead of polling in a worker slot. :func:`calls_submission` buil
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from include.condor.files import tail
 from include.condor.hook import HTCondorHook, Submitted
-from include.condor.poller import Poller
 from include.condor.submit import JobSpec, build_submit, cluster_template, items_for_argvs
+from include.condor.triggers import HTCondorJobTrigger
 from include.core import atomic
 from include.core.backends import TaskCall
 from include.core.errors import StepError
@@ -124,21 +124,33 @@ def read_result(workdir: str | Path, i: int, job_id: str = "") -> Any:
 
 
 def wait(hook: HTCondorHook, sub: Submitted, workdir: Path, timeout: float, poll: float = 0.5) -> None:
-    """Block until every proc is final; remove them on timeout or if one is held."""
-    poller = Poller(hook, sub.job_ids, str(workdir / "events.log"))
-    deadline = time.monotonic() + timeout
-    while True:
-        states = poller.poll()
-        held = [st for st in states.values() if st.state == "held"]
-        if held:
-            hook.remove(sub.job_ids, "held")
-            raise StepError("job held: " + "; ".join(st.describe() for st in held))
-        if all(st.final for st in states.values()):
-            return
-        if time.monotonic() > deadline:
-            hook.remove(sub.job_ids, "timeout")
-            raise StepError(f"cluster {sub.cluster}: not finished after {timeout:.0f} s; removed")
-        time.sleep(poll)
+    """Block until every proc is final, polling as the deferred tasks do (:class:`HTCondorJobTrigger`
+    with the hold policy ``fail``); remove the procs on timeout or when one is held."""
+    trigger = HTCondorJobTrigger(
+        sub.job_ids,
+        event_log=str(workdir / "events.log"),
+        collector=hook.collector,
+        schedd=hook.schedd_name_hint,
+        poll_interval=poll,
+        hold_policy={"action": "fail"},
+        backoff=list(hook.backoff),
+    )
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise StepError(f"cluster {sub.cluster}: the poller ended without an event")
+
+    try:
+        event = asyncio.run(asyncio.wait_for(first_event(), timeout))
+    except TimeoutError:
+        hook.remove(sub.job_ids, "timeout")
+        raise StepError(f"cluster {sub.cluster}: not finished after {timeout:.0f} s; removed") from None
+    if event["status"] == "held":
+        hook.remove(sub.job_ids, "held")
+        raise StepError(f"job held: {event['message']}")
+    if event["status"] != "done":
+        raise StepError(f"cluster {sub.cluster}: {event['message']}")
 
 
 def run_calls(

@@ -115,6 +115,29 @@ def test_many_calls_as_one_cluster_with_file_transfer(pool: str, workdir: Path) 
     assert len(list(workdir.glob("result.*.json"))) == 5
 
 
+class _SubmitsHeld(HTCondorHook):
+    """A hook whose clusters start on hold (as a held job would be)."""
+
+    def submit(self, description, itemdata=None, count=1):  # type: ignore[override]
+        return super().submit({**description, "hold": "True"}, itemdata=itemdata, count=count)
+
+
+def test_blocking_run_removes_a_held_job_and_one_that_outlives_its_timeout(pool: str, workdir: Path) -> None:
+    """The terminal path (run_call) polls like the deferred tasks do: a held job fails at once, a job
+    past the timeout is removed; neither stays in the queue."""
+    from include.condor.jobcall import run_calls
+
+    call = TaskCall("include.core.paths:safe_name", {"value": "u", "param": "unit"})
+    with pytest.raises(StepError, match="job held") as held:
+        run_calls([call], workdir=workdir / "held", hook=_SubmitsHeld(), timeout=HANG_S)
+    assert "kept in" in str(held.value)
+    hook = HTCondorHook()
+    with pytest.raises(StepError, match="not finished after 5 s; removed"):
+        run_calls([call], workdir=workdir / "idle", hook=hook, timeout=5, request_memory_mb=10**8)  # never matches
+    left = hook._query('JobBatchName == "hep-call.held" || JobBatchName == "hep-call.idle"', ["JobStatus"])
+    assert all(ad["JobStatus"] == 3 for ad in left), left  # removed (3), or already out of the queue
+
+
 def test_connection_host_and_extra_choose_collector_and_schedd(pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
     host, port = pool_collector()
     conn = json.dumps({"conn_type": "htcondor", "host": host, "port": port, "extra": {"schedd": pool}})

@@ -30,7 +30,6 @@ from include.mu2e.normalizations import ALL_PROCESSES, COSMIC
 from include.mu2e.ntuple import EVENT_BRANCHES, read_entries
 
 PLAN_SCHEMA = "hep-productions/mu2e-jobs/1"
-
 PROCESS_ID = {name: i for i, name in enumerate(ALL_PROCESSES)}
 
 

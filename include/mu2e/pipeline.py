@@ -66,7 +66,7 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
         bb=conf.get("BB", form.DEFAULT_BB),
         livetime_s=livetime_s,
         livetime_mode=conf.get("livetime_mode", form.DEFAULT_LIVETIME_MODE),
-        pot_method=conf.get("pot_method", "spill"),
+        pot_method=conf.get("pot_method", NormParams.pot_method),
         rue=float(conf.get("rue", form.DEFAULT_RUE)),
         dem_emin=float(conf.get("dem_emin", form.DEFAULT_DEM_EMIN)),
         tmin=float(conf.get("tmin", form.DEFAULT_TMIN)),
@@ -78,10 +78,10 @@ def validate_params(conf: dict[str, Any]) -> dict[str, Any]:
         processes=tuple(conf.get("processes") or CampaignSpec.processes),
         njobs=int(conf.get("njobs", form.DEFAULT_NJOBS)),
         seed=int(conf.get("seed", form.DEFAULT_SEED)),
-        cosmics=conf.get("cosmics", "MDC2025ac"),
-        release=conf.get("release", "MDC2025"),
-        version=conf.get("version", "af"),
-        run=int(conf.get("run", 1430)),
+        cosmics=conf.get("cosmics", CampaignSpec.cosmics),
+        release=conf.get("release", CampaignSpec.release),
+        version=conf.get("version", CampaignSpec.version),
+        run=int(conf.get("run", CampaignSpec.run)),
         norm=norm,
     )
     stage2 = conf.get("stage2", form.DEFAULT_STAGE2)

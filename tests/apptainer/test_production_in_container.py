@@ -29,7 +29,7 @@ def runtime_sif(apptainer_bin: str, image_dir: Path, timings: dict[str, float]) 
 
 
 def test_egamma_tnp_chunks_in_containers_equal_the_local_run(
-    roots, runtime_sif: Path, run_dag, monkeypatch: pytest.MonkeyPatch, capfd, caplog
+    roots, runtime_sif: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch, capfd, caplog
 ) -> None:
     from include.tnp.demo import generate
 

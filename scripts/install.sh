@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install the project with every dependency pinned by constraints-3.11.txt.
+# Create .venv and install the project with every dependency pinned by constraints-3.11.txt: the
+# runtime (requirements.txt) and the test, lint and demo-data tools (requirements-test.txt).
 # Idempotent and fast when nothing changed (a stamp holds the hash of the install inputs).
 #   PYTHON   interpreter to build the venv from (default: python3.11, else python3 if it is 3.11)
 #   VENV     venv folder (default: <repo>/.venv)
@@ -35,14 +36,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 stamp=$VENV/.hep-install-stamp
-want=$(cat "$REPO/requirements.txt" "$REPO/constraints-3.11.txt" "$REPO/pyproject.toml" | sha256sum | cut -d' ' -f1)
+want=$(cat "$REPO/requirements.txt" "$REPO/requirements-test.txt" "$REPO/constraints-3.11.txt" "$REPO/pyproject.toml" | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import include, airflow' 2>/dev/null; then
   log "up to date ($VENV)"
   exit 0
 fi
 t0=$(date +%s)
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -r "$REPO/requirements.txt" -c "$REPO/constraints-3.11.txt"
+"$VENV/bin/python" -m pip install -q -r "$REPO/requirements.txt" -r "$REPO/requirements-test.txt" -c "$REPO/constraints-3.11.txt"
 "$VENV/bin/python" -m pip install -q --no-deps -e "$REPO"
 "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check; exit 1; }
 echo "$want" > "$stamp"

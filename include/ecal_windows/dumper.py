@@ -123,6 +123,13 @@ def check_input(path: str | Path, branches: list[str]) -> InputCheck:
     return InputCheck(str(path), True, events=entries)
 
 
+def _arrays(tree, path: str | Path, branches: list[str], entry_start: int | None, entry_stop: int | None) -> ak.Array:
+    try:
+        return tree.arrays(branches, entry_start=entry_start, entry_stop=entry_stop, library="ak")
+    except Exception as exc:
+        raise InputFileError(path, f"cannot read branches ({type(exc).__name__}: {exc})") from exc
+
+
 def read_events(
     path: str | Path,
     branches: list[str],
@@ -130,16 +137,12 @@ def read_events(
     entry_stop: int | None = None,
 ) -> ak.Array:
     """Read ``branches`` of the dumper tree into one awkward record array (one entry per event)."""
-    tree = open_tree(path)
-    try:
-        return tree.arrays(branches, entry_start=entry_start, entry_stop=entry_stop, library="ak")
-    except Exception as exc:
-        raise InputFileError(path, f"cannot read branches ({type(exc).__name__}: {exc})") from exc
+    return _arrays(open_tree(path), path, branches, entry_start, entry_stop)
 
 
 def iterate_events(path: str | Path, branches: list[str], step: int = 2000) -> Iterator[ak.Array]:
-    """Read the tree in chunks of ``step`` events (bounded memory)."""
+    """Read the tree in chunks of ``step`` events (bounded memory), opening the file once."""
     tree = open_tree(path)
     total = int(tree.num_entries)
     for start in range(0, total, step):
-        yield read_events(path, branches, start, min(total, start + step))
+        yield _arrays(tree, path, branches, start, min(total, start + step))

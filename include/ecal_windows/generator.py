@@ -8,8 +8,16 @@ hits add noise; each shower above threshold becomes a PF cluster whose hits shar
 fractions. ``sim_fraction`` and the shared sim energy are then computed from the sim hits as the
 Dumper does, and Mustache superclusters are built with the geometric mustache.
 
-uproot writes doubly-jagged branches (vector<vector<...>>) only into an RNTuple, so the tree is
-written as an RNTuple with the dumper's names and C++ types; the reader treats it like a TTree.
+The files hold the dumper's names and C++ types in one of two formats (``tree_format``):
+
+* ``ttree``: a real ROOT TTree, what the CMS dumper writes, with vector<vector<...>> branches;
+  written with ROOT itself (:mod:`include.ecal_windows.ttree_writer`), which only the test and demo
+  environment has (requirements-test.txt);
+* ``rntuple``: an RNTuple written with uproot, which cannot write vector<vector<...>> into a TTree;
+  the reader treats both alike.
+
+``auto`` (the demo's and the command line's default) writes a TTree where ROOT is installed and an
+RNTuple elsewhere (the deployment image). The windows computed from both are identical.
 """
 
 from __future__ import annotations
@@ -425,11 +433,29 @@ def _superclusters(b: dict) -> dict[str, ak.Array]:
     }
 
 
-def write_dumper_file(path: str | Path, branches: dict) -> Path:
-    """Write the branches as ``recosimdumper/caloTree`` (atomically)."""
+TREE_FORMATS = ("auto", "ttree", "rntuple")
+
+
+def resolve_format(tree_format: str) -> str:
+    """``ttree`` or ``rntuple``: ``auto`` is ``ttree`` where ROOT is installed."""
+    if tree_format not in TREE_FORMATS:
+        raise ValueError(f"tree_format {tree_format!r}: expected one of {', '.join(TREE_FORMATS)}")
+    if tree_format != "auto":
+        return tree_format
+    from include.ecal_windows.ttree_writer import root_available
+
+    return "ttree" if root_available() else "rntuple"
+
+
+def write_dumper_file(path: str | Path, branches: dict, tree_format: str = "rntuple") -> Path:
+    """Write the branches as ``recosimdumper/caloTree`` (atomically) in ``tree_format``."""
     import uproot
 
     path = Path(path)
+    if resolve_format(tree_format) == "ttree":
+        from include.ecal_windows.ttree_writer import write_dumper_ttree
+
+        return write_dumper_ttree(path, branches)
     with atomic.atomic_path(path) as tmp, uproot.recreate(tmp) as handle:
         handle.mkdir("recosimdumper")
         handle[TREE_PATH] = branches
@@ -437,25 +463,36 @@ def write_dumper_file(path: str | Path, branches: dict) -> Path:
 
 
 def generate_dataset(
-    target: str | Path, n_files: int, events_per_file: int, seed: int, flavour: int = 11, pileup: float = 8.0
+    target: str | Path,
+    n_files: int,
+    events_per_file: int,
+    seed: int,
+    flavour: int = 11,
+    pileup: float = 8.0,
+    tree_format: str = "rntuple",
 ) -> list[Path]:
     """Write ``n_files`` dumper files ``dumper_<i>.root`` below ``target`` and a working point."""
     target = Path(target)
+    tree_format = resolve_format(tree_format)
     files = []
     for i in range(n_files):
         branches = generate_events(events_per_file, seed * 1000 + i, flavour, pileup, 1 + i * events_per_file)
-        files.append(write_dumper_file(target / f"dumper_{i:03d}.root", branches))
+        files.append(write_dumper_file(target / f"dumper_{i:03d}.root", branches, tree_format))
     kind = "electron" if flavour == 11 else "photon"
     wp = target / f"simfraction_{kind}_run3_PU65.json"
     files.append(write_correction(wp, RUN3_ET_EDGES, RUN3_ETA_EDGES, demo_values(flavour=flavour)))
     return files
 
 
-def generate(target: Path, seed: int) -> list[Path]:
-    """Demo data: 4 electron files and 2 photon files of 150 events, each folder with its working point."""
+def generate(target: Path, seed: int, tree_format: str = "auto") -> list[Path]:
+    """Demo data: 4 electron files and 2 photon files of 150 events, each folder with its working point.
+
+    TTrees where ROOT is installed (as the CMS dumper writes them), else RNTuples.
+    """
     target = Path(target)
-    electrons = generate_dataset(target / "electrons", 4, 150, seed, flavour=11)
-    return electrons + generate_dataset(target / "photons", 2, 150, seed, flavour=22)
+    tree_format = resolve_format(tree_format)
+    electrons = generate_dataset(target / "electrons", 4, 150, seed, flavour=11, tree_format=tree_format)
+    return electrons + generate_dataset(target / "photons", 2, 150, seed, flavour=22, tree_format=tree_format)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -468,9 +505,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--flavour", type=int, choices=(11, 22), default=11)
     parser.add_argument("--pileup", type=float, default=8.0, help="mean number of pileup showers per event")
+    parser.add_argument(
+        "--format", dest="tree_format", choices=TREE_FORMATS, default="auto",
+        help="ttree (needs ROOT), rntuple, or auto: ttree where ROOT is installed",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    for path in generate_dataset(args.target, args.files, args.events, args.seed, args.flavour, args.pileup):
+    tree_format = resolve_format(args.tree_format)
+    files = generate_dataset(args.target, args.files, args.events, args.seed, args.flavour, args.pileup, tree_format)
+    for path in files:
         print(path)
+    print(f"format: {tree_format}", file=sys.stderr)
     return 0
 
 

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uproot
 from dag_support import assert_refused_at_once, form_conf, load_dag, task_states
+
+from include.ecal_windows import TREE_PATH
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "ecal_windows_dataset.py"
@@ -22,7 +25,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from include.ecal_windows.generator import generate
 
     target = tmp_path_factory.mktemp("ecal-dag-demo") / "ecal_windows"
-    generate(target, 2017)
+    generate(target, 2017, tree_format="ttree")  # real TTrees, as the CMS dumper writes them
     return target
 
 
@@ -100,6 +103,8 @@ def test_dag_end_to_end(data: tuple[Path, Path]) -> None:
         "success",
     ]
     out = output / "ecal_windows_dataset" / "ele"
+    with uproot.open(data_root / "ecal_windows" / "electrons" / "dumper_000.root") as handle:
+        assert isinstance(handle[TREE_PATH], uproot.TTree)  # the DAG ran on TTree input
     report = json.loads((out / "inputs_report.json").read_text())
     assert [Path(b["path"]).name for b in report["bad"]] == ["corrupt.root", "truncated.root"]
     assert all(b["problem"] for b in report["bad"]) and len(report["good"]) == 4

@@ -214,21 +214,27 @@ def test_dockerignore_keeps_local_state_out_but_not_sources():
     assert ignored.isdisjoint({"include", "dags", "plugins", "pyproject.toml", "README.md", "requirements.txt"})
 
 
-def test_requirements_are_pinned_in_constraints():
-    req, con = ROOT / "requirements.txt", ROOT / "constraints-3.11.txt"
-    absent = [p.name for p in (req, con) if not p.is_file()]
-    if absent:
-        pytest.skip(f"{', '.join(absent)} not in the repository yet (written separately)")
+def _requirements(path: Path) -> list[Requirement]:
+    lines = (ln.split(" #", 1)[0].strip() for ln in path.read_text().splitlines())
+    return [Requirement(ln) for ln in lines if ln and not ln.startswith(("#", "-"))]
 
-    def parse(path: Path) -> list[Requirement]:
-        lines = (ln.split(" #", 1)[0].strip() for ln in path.read_text().splitlines())
-        return [Requirement(ln) for ln in lines if ln and not ln.startswith(("#", "-"))]
 
+@pytest.mark.parametrize("name", ["requirements.txt", "requirements-test.txt"])
+def test_requirements_are_pinned_in_constraints(name: str):
     pins = {
         canonicalize_name(r.name): next(iter(r.specifier)).version
-        for r in parse(con)
+        for r in _requirements(ROOT / "constraints-3.11.txt")
         if len(r.specifier) == 1 and next(iter(r.specifier)).operator in ("==", "===")
     }
-    wanted = parse(req)
+    wanted = _requirements(ROOT / name)
     assert [r.name for r in wanted if canonicalize_name(r.name) not in pins] == []
     assert [str(r) for r in wanted if not r.specifier.contains(pins[canonicalize_name(r.name)], True)] == []
+
+
+def test_the_image_gets_no_test_tools():
+    """The Dockerfile installs requirements.txt only, and that lists none of the test tools."""
+    runtime = {canonicalize_name(r.name) for r in _requirements(ROOT / "requirements.txt")}
+    tools = {canonicalize_name(r.name) for r in _requirements(ROOT / "requirements-test.txt")}
+    assert {"pytest", "ruff", "selenium", "root"} <= tools
+    assert runtime & tools == set()
+    assert "requirements-test" not in (ROOT / "docker" / "Dockerfile").read_text()

@@ -12,23 +12,20 @@ by name, and a process that ends while it is being looked at is simply gone.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from airflow_rest import AirflowRest
 
 REPO = Path(__file__).resolve().parents[1]
 # Minutes, not seconds: the first start installs the demo tools and writes the demo data.
 START_TIMEOUT_S = 1200.0
 STOP_TIMEOUT_S = 180.0
-FINISHED = {"success", "failed"}
 
 
 def free_port() -> int:
@@ -55,7 +52,7 @@ def session_processes(sessions: set[int]) -> list[tuple[int, int, str]]:
 
 
 @dataclass
-class RunSh:
+class RunSh(AirflowRest):
     proc: subprocess.Popen
     home: Path
     port: int
@@ -75,78 +72,15 @@ class RunSh:
     def output_root(self) -> Path:
         return self.home / "hep" / "output"
 
-    def password(self) -> str:
-        return json.loads((self.airflow_home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    @property
+    def password_file(self) -> Path:
+        return self.airflow_home / "simple_auth_manager_passwords.json.generated"
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
 
-    # -- REST ------------------------------------------------------------------------------------
-
-    def request(self, method: str, path: str, body: Any = None, *, raw: bool = False) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                text = resp.read().decode()
-                return resp.status, (text if raw else json.loads(text or "null"))
-        except urllib.error.HTTPError as err:
-            text = err.read().decode(errors="replace")
-            return err.code, text
-
-    def get(self, path: str) -> Any:
-        status, body = self.request("GET", path)
-        assert status == 200, f"GET {path}: HTTP {status}: {body}"
-        return body
-
-    def sign_in(self) -> None:
-        status, body = self.request("POST", "/auth/token", {"username": "admin", "password": self.password()})
-        assert status in (200, 201), f"sign-in: HTTP {status}: {body}"
-        self.token = body["access_token"]
-
-    def trigger(self, dag_id: str, conf: dict[str, Any]) -> tuple[int, Any]:
-        """POST a manual run; returns (HTTP status, body). Every status is kept for the 500 check."""
-        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-        status, body = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
-        self.trigger_statuses.append(status)
-        return status, body
-
-    def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=-run_after")["dag_runs"]
-
-    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        quoted = urllib.request.quote(run_id, safe="")
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=1000")["task_instances"]
-
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
-        quoted = urllib.request.quote(run_id, safe="")
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}/logs/{try_number}?map_index={map_index}"
-        status, body = self.request("GET", path, raw=True)
-        assert status == 200, f"GET {path}: HTTP {status}: {body}"
-        return body
-
-    def wait_for(self, runs: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
-        """Wait until every (dag_id -> run_id) is success or failed; return the final runs."""
-        deadline = time.monotonic() + timeout
-        final: dict[str, dict[str, Any]] = {}
-        while len(final) < len(runs):
-            assert self.proc.poll() is None, f"run.sh exited:\n{self.log_tail()}"
-            for dag_id, run_id in runs.items():
-                if dag_id not in final:
-                    run = self.run(dag_id, run_id)
-                    if run["state"] in FINISHED:
-                        final[dag_id] = run
-            if time.monotonic() > deadline:
-                open_runs = sorted(set(runs) - set(final))
-                raise AssertionError(f"runs not finished after {timeout:.0f} s: {open_runs}")
-            time.sleep(3)  # poll interval
-        return final
+    def check_alive(self) -> None:
+        assert self.proc.poll() is None, f"run.sh exited:\n{self.log_tail()}"
 
     # -- stopping --------------------------------------------------------------------------------
 
@@ -229,8 +163,7 @@ def start(home: Path, extra_env: dict[str, str] | None = None) -> RunSh:
             raise AssertionError(f"run.sh exited with {proc.returncode}:\n{stack.log_tail()}")
         with contextlib.suppress(OSError, ValueError):
             status, body = stack.request("GET", "/api/v2/monitor/health")
-            passwords = stack.airflow_home / "simple_auth_manager_passwords.json.generated"
-            if status == 200 and "metadatabase" in body and passwords.is_file():
+            if status == 200 and "metadatabase" in body and stack.password_file.is_file():
                 break
         if time.monotonic() > deadline:
             stack.kill()

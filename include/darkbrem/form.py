@@ -35,6 +35,7 @@ def params() -> dict[str, Any]:
             None,  # empty: derived (see the description)
             type=["null", "array"],
             items={"type": "number", "exclusiveMinimum": 0},
+            maxItems=256,
             description="Optional: the simulation masses in MeV, one per mass; each must equal 1000 x the GeV mass.",
         ),
         "runs_per_mass": Param(
@@ -50,7 +51,13 @@ def params() -> dict[str, Any]:
         "run_numbers": Param(
             None,  # empty: derived (see the description)
             type=["null", "array"],
-            items={"anyOf": [{"type": "integer", "minimum": 0}, {"type": "array", "items": {"type": "integer"}}]},
+            items={
+                "anyOf": [
+                    {"type": "integer", "minimum": 0},
+                    {"type": "array", "items": {"type": "integer"}, "maxItems": 1024},
+                ]
+            },
+            maxItems=1024,
             description="Explicit run numbers: one list for every mass, or one list per mass. Unique per mass "
             "(the run seeds MadGraph and the simulation). Empty: runs_per_mass runs from first_run.",
         ),
@@ -73,6 +80,7 @@ def params() -> dict[str, Any]:
             type="array",
             items={"type": "string", "enum": list(TARGETS)},
             minItems=1,
+            maxItems=len(TARGETS),
             uniqueItems=True,
             description="Target nuclei of the library (several need dbgen >= 4.5; oxygen 4.5, lutetium/yttrium 4.6).",
         ),

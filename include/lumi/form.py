@@ -12,6 +12,8 @@ from typing import Any
 from include.lumi.config import YEARS
 from include.lumi.graph import BACKENDS, FORCE_CHOICES
 
+MAX_FILLS = 5000
+"""Fills one run may name (Run 2 had about 1,500 proton physics fills)."""
 DEFAULT_YEAR = 2017
 DEFAULT_SPLIT = 0
 DEFAULT_REQUIRE_MASSI = True
@@ -28,6 +30,7 @@ def params() -> dict[str, Any]:
             None,
             type=["null", "array"],
             items={"type": "integer", "minimum": 1},
+            maxItems=MAX_FILLS,
             title="Fills",
             description="Fill numbers to process; empty = every new fill since the last successful run.",
         ),

@@ -29,6 +29,8 @@ def watch_params() -> dict[str, Any]:
             type="array",
             items={"type": "integer", "minimum": YEAR_RANGE[0], "maximum": YEAR_RANGE[1]},
             minItems=1,
+            maxItems=YEAR_RANGE[1] - YEAR_RANGE[0] + 1,
+            uniqueItems=True,
             title="Years",
             description="Years whose Massi folders are scanned; each needs a lumi configuration ("
             + ", ".join(map(str, YEARS))

@@ -122,6 +122,7 @@ def params() -> dict[str, Any]:
             type="array",
             items={"type": "string", "enum": list(ALL_PROCESSES)},
             minItems=1,
+            maxItems=len(ALL_PROCESSES),
             uniqueItems=True,
             title="Processes",
             description="Processes mixed into the ensemble (CRYCosmic is the livetime standard).",

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import runsh_stack
+from airflow_rest import FINISHED
 from dag_support import pool_unavailable
 
 pytestmark = [pytest.mark.condor, pytest.mark.slow]
@@ -79,7 +80,7 @@ def _follow(stack: runsh_stack.RunSh, run_id: str) -> tuple[dict[str, Any], set[
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         run = stack.run(DAG, run_id)
-        if run["state"] in runsh_stack.FINISHED:
+        if run["state"] in FINISHED:
             return run, deferred, most
         for ti in stack.task_instances(DAG, run_id):
             if ti["state"] == "deferred" and ti["task_id"].startswith("fill."):
@@ -92,7 +93,7 @@ def _follow(stack: runsh_stack.RunSh, run_id: str) -> tuple[dict[str, Any], set[
 def _wait_idle(stack: runsh_stack.RunSh) -> None:
     """Wait until no lumi_followup run is running (max_active_runs is 1)."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while any(r["state"] not in runsh_stack.FINISHED for r in stack.runs(DAG)):
+    while any(r["state"] not in FINISHED for r in stack.runs(DAG)):
         assert time.monotonic() < deadline, "a lumi_followup run did not finish"
         time.sleep(3)
 
@@ -117,7 +118,7 @@ def _unpause(stack: runsh_stack.RunSh) -> None:
     while time.monotonic() < deadline:
         scheduled = [r for r in stack.runs(DAG) if r["run_type"] == "scheduled"]
         for run in scheduled:
-            if run["state"] not in runsh_stack.FINISHED:
+            if run["state"] not in FINISHED:
                 quoted = urllib.request.quote(run["dag_run_id"], safe="")
                 stack.request("PATCH", f"/api/v2/dags/{DAG}/dagRuns/{quoted}", {"state": "failed"})
         if scheduled:

@@ -53,3 +53,28 @@ def test_validate_params_comes_first_and_fan_ins_wait_for_it(dags, path: Path) -
             if rule == "all_done_setup_success":
                 assert task.is_teardown and task.on_failure_fail_dagrun, f"{dag.dag_id}.{task.task_id}"
                 assert "validate_params" in task.upstream_task_ids, f"{dag.dag_id}.{task.task_id}"
+
+
+def _arrays_without_bound(schema: dict, where: str) -> list[str]:
+    """Array schemas (at any depth) that accept any number of items."""
+    found = []
+    types = schema.get("type", [])
+    if "array" in (types if isinstance(types, list) else [types]) and "maxItems" not in schema:
+        found.append(where)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            found += _arrays_without_bound(schema[key], f"{where}.{key}")
+    for key in ("anyOf", "oneOf"):
+        for i, sub in enumerate(schema.get(key, [])):
+            found += _arrays_without_bound(sub, f"{where}.{key}[{i}]")
+    return found
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_every_list_field_has_a_bound(dags, path: Path) -> None:
+    """An oversized list (a run asking for 100,000 fills) is refused by the form's schema."""
+    for dag in dags[path.name]:
+        unbounded = [
+            hit for name in dag.params for hit in _arrays_without_bound(dag.params.get_param(name).schema, name)
+        ]
+        assert unbounded == [], f"{dag.dag_id}: list fields without maxItems: {unbounded}"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,15 +79,52 @@ def test_component_commands(services, name, command):
     assert services[name]["command"] == command
 
 
+def shared_settings() -> dict[str, str]:
+    """docker/airflow.env: the Airflow settings compose and scripts/deploy.sh both use."""
+    lines = (ln.strip() for ln in (DOCKER / "airflow.env").read_text().splitlines())
+    return dict(ln.split("=", 1) for ln in lines if ln and not ln.startswith("#"))
+
+
+def test_shared_settings_are_read_by_every_airflow_service_and_not_repeated(compose, services, common_env):
+    shared = shared_settings()
+    assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert shared["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+    assert shared["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "true"
+    assert compose["x-airflow-common"]["env_file"] == ["airflow.env"]
+    for name, svc in airflow(services).items():
+        assert svc["env_file"] == ["airflow.env"], name
+        assert shared.keys().isdisjoint(svc["environment"]), name  # one place for each setting
+
+
+def test_the_deployment_script_exports_the_same_settings(tmp_path: Path):
+    """scripts/deploy.sh (no containers) gives its components every shared setting unchanged."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "HEP_", "DEPLOY_"))}
+    env["DEPLOY_HOME"] = str(tmp_path / "deploy")
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "deploy.sh"), "print-env"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    printed = dict(ln.split("=", 1) for ln in out.stdout.splitlines() if "=" in ln)
+    assert {k: printed.get(k, "").lower() for k in shared_settings()} == {
+        k: v.lower() for k, v in shared_settings().items()
+    }
+    assert not any("SECRET" in k for k in printed)
+
+
+def test_the_celery_executor_loads_with_the_pinned_packages():
+    """The executor the shared settings name imports with the pinned celery and provider."""
+    code = "from airflow.executors.executor_loader import ExecutorLoader; print(ExecutorLoader.get_default_executor())"
+    env = {**os.environ, "AIRFLOW__CORE__EXECUTOR": shared_settings()["AIRFLOW__CORE__EXECUTOR"]}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "CeleryExecutor" in out.stdout, out.stderr[-2000:]
+
+
 def test_core_settings(common_env):
-    assert common_env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert common_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert urlsplit(common_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).hostname == "postgres"
-    assert common_env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+    assert common_env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
     assert urlsplit(common_env["AIRFLOW__CELERY__BROKER_URL"]).hostname == "redis"
     assert common_env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("fab_auth_manager.FabAuthManager")
-    assert common_env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
-    assert common_env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "true"
     # Scheduler signs task tokens, API server checks them: both need one non-random secret.
     assert DEFAULT.fullmatch(common_env["AIRFLOW__API_AUTH__JWT_SECRET"]).group(1)
 

@@ -11,12 +11,21 @@ Branch types follow the arrays: a flat numpy array is a scalar leaf (``float``, 
 ``Long64_t``), one list level a ``std::vector<T>``, two a ``std::vector<std::vector<T>>``. The
 events are filled by a small C++ loop (cling) over the flat contents and offsets, not per value in
 Python.
+
+ROOT runs in a child process (``python -m include.ecal_windows.ttree_writer BRANCHES.parquet OUT``):
+loaded into a process, it interposes C++ runtime symbols that other libraries use. With ROOT
+imported in the test process, numpy's hash-based ``unique`` (called by matplotlib's ``savefig``)
+never returned. The caller's process never imports ROOT.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import subprocess
+import sys
+import tempfile
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -109,12 +118,8 @@ def _root() -> Any:
 
 
 def root_available() -> bool:
-    """True when ROOT can be imported here (tests skip the TTree cases otherwise)."""
-    try:
-        _root()
-    except RootUnavailable:
-        return False
-    return True
+    """True when ROOT is installed (tests skip the TTree cases otherwise); does not import it."""
+    return importlib.util.find_spec("ROOT") is not None
 
 
 def _offsets(counts: Any) -> np.ndarray:
@@ -149,8 +154,34 @@ def _columns(branches: dict[str, Any]) -> list[tuple[str, str, list[np.ndarray]]
 def write_dumper_ttree(path: str | Path, branches: dict[str, Any]) -> Path:
     """Write ``branches`` (as :func:`generate_events` returns them) as the TTree ``recosimdumper/caloTree``.
 
-    Atomic: the file appears complete under ``path`` or not at all.
+    The branches go to the child process that runs ROOT as one parquet file. Atomic: the file appears
+    complete under ``path`` or not at all.
     """
+    if not root_available():
+        raise RootUnavailable(
+            "writing a TTree needs ROOT: pip install -r requirements-test.txt -c constraints-3.11.txt"
+        )
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="hep-ttree-") as tmp:
+        staged = Path(tmp) / "branches.parquet"
+        ak.to_parquet(ak.zip(dict(branches), depth_limit=1), staged)
+        proc = subprocess.run(
+            [sys.executable, "-m", "include.ecal_windows.ttree_writer", str(staged), str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise RootUnavailable(f"writing the TTree {path} failed: {proc.stderr.strip()[-2000:]}")
+    return path
+
+
+def _branches_from_parquet(staged: Path) -> dict[str, Any]:
+    events = ak.from_parquet(staged)
+    return {name: ak.to_numpy(events[name]) if events[name].ndim == 1 else events[name] for name in events.fields}
+
+
+def _write_in_this_process(path: Path, branches: dict[str, Any]) -> Path:
     root = _root()
     columns = _columns(branches)
     entries = {len(arrays[1]) - 1 if len(arrays) > 1 else len(arrays[0]) for _, _, arrays in columns}
@@ -176,3 +207,14 @@ def write_dumper_ttree(path: str | Path, branches: dict[str, Any]) -> Path:
         finally:
             handle.Close()
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m include.ecal_windows.ttree_writer BRANCHES.parquet OUT.root`` (the child process)."""
+    staged, out = (argv if argv is not None else sys.argv[1:])[:2]
+    _write_in_this_process(Path(out), _branches_from_parquet(Path(staged)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,6 +8,7 @@ the RNTuple files never exercise.
 from __future__ import annotations
 
 import gzip
+import sys
 from pathlib import Path
 
 import awkward as ak
@@ -53,6 +54,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_the_file_is_a_ttree_with_the_dumpers_branch_types(pair: tuple[Path, Path]) -> None:
+    assert "ROOT" not in sys.modules  # ROOT ran in a child process (see ttree_writer)
     with uproot.open(pair[0]) as handle:
         tree = handle[TREE_PATH]
         assert isinstance(tree, uproot.TTree) and tree.num_entries == 300

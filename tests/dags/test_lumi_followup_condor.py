@@ -34,7 +34,7 @@ FILLS = [6140, 6141, 6142, 6143]
 KILL_FILL = 6146
 PRODUCTS = ("sb", "lumi_calc", "lumi_meas", "lifetime", "fits")
 RUN_TIMEOUT_S = 2400.0
-STEP = "sb"  # the first step of a fill: the one killed right after it submitted
+STEP = "sb"  # a first step of a fill: the one killed right after it submitted
 PAUSE_VARIABLE = "HEP_FAULT_PAUSE_AFTER_SUBMIT_S"
 
 
@@ -196,7 +196,9 @@ def test_a_worker_killed_after_submitting_reconnects_to_its_cluster(stack: runsh
 def _wait_for_pids(output_root: Path) -> Path:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
-        found = list((output_root / "_condor").glob("*/submitted.pid")) if (output_root / "_condor").is_dir() else []
+        # the STEP's own job folder: cycle, the fill's other first step, pauses and records its pids too
+        folder = output_root / "_condor"
+        found = list(folder.glob(f"{DAG}.fill.{STEP}.*/submitted.pid")) if folder.is_dir() else []
         if found:
             return found[0]
         assert time.monotonic() < deadline, "no step submitted its job"

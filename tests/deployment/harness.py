@@ -27,6 +27,8 @@ from typing import Any
 from airflow_rest import AirflowRest
 from runsh_stack import session_processes
 
+from include.core.atomic import TMP_MARK
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "scripts" / "deploy.sh"
 START_TIMEOUT_S = 900.0  # the first start writes the demo data
@@ -125,6 +127,20 @@ class Deployment(AirflowRest):
                 return value
             assert time.monotonic() < deadline, f"not seen within {timeout:.0f} s: {what}"
             time.sleep(interval)
+
+    def trigger_all(self, confs: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """Trigger one run per DAG (dag_id -> conf); dag_id -> run id. Every trigger must be accepted."""
+        runs = {}
+        for dag_id, conf in confs.items():
+            status, body = self.trigger(dag_id, conf)
+            assert status == 200, f"{dag_id}: HTTP {status}: {body}"
+            runs[dag_id] = body["dag_run_id"]
+        return runs
+
+    def leftovers(self) -> list[str]:
+        """Temporary or partial files of the atomic writers left anywhere in the output root."""
+        root = self.output_root
+        return sorted(str(p.relative_to(root)) for p in root.rglob(f"*{TMP_MARK}*"))
 
     def states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], dict[str, Any]]:
         """Task instances of a run by (task_id, map_index)."""

@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 from harness import Deployment
 
-from include.core.atomic import TMP_MARK
-
 pytestmark = [pytest.mark.deployment, pytest.mark.slow]
 
 FILL = 6140
@@ -54,16 +52,8 @@ def products(folder: Path) -> dict[str, str]:
     }
 
 
-def leftovers(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob(f"*{TMP_MARK}*"))
-
-
 def run_to_success(deployment: Deployment, confs: dict[str, dict[str, Any]]) -> dict[str, str]:
-    runs = {}
-    for dag_id, conf in confs.items():
-        status, body = deployment.trigger(dag_id, conf)
-        assert status == 200, f"{dag_id}: HTTP {status}: {body}"
-        runs[dag_id] = body["dag_run_id"]
+    runs = deployment.trigger_all(confs)
     final = deployment.wait_for(runs, RUNS_TIMEOUT_S)
     assert {d: r["state"] for d, r in final.items()} == dict.fromkeys(runs, "success"), {
         d: [(t["task_id"], t["map_index"], t["state"]) for t in deployment.task_instances(d, r)]
@@ -122,7 +112,7 @@ def test_a_killed_worker_s_tasks_are_retried_on_the_other(deployment: Deployment
     assert not deployment.processes("worker-1")  # so every retry ran on worker-2
     assert products(lumi_dir(deployment)) == undisturbed["lumi"]
     assert products(egamma_dir(deployment)) == undisturbed["egamma"]
-    assert leftovers(deployment.output_root) == []
+    assert deployment.leftovers() == []
     deployment.restart("worker-1")
 
 
@@ -142,7 +132,7 @@ def test_a_killed_scheduler_restarted_completes_the_run(deployment: Deployment, 
     final = deployment.wait_for({"egamma_tnp": run_id}, RUNS_TIMEOUT_S)
     assert final["egamma_tnp"]["state"] == "success"
     assert products(egamma_dir(deployment)) == undisturbed["egamma"]
-    assert leftovers(deployment.output_root) == []
+    assert deployment.leftovers() == []
 
 
 def _pool_startd(on: bool) -> None:
@@ -190,11 +180,7 @@ def test_a_killed_triggerer_loses_no_deferred_task_and_submits_nothing_twice(dep
     }
     _pool_startd(on=False)
     try:
-        runs = {}
-        for dag_id, conf in confs.items():
-            status, body = deployment.trigger(dag_id, conf)
-            assert status == 200, f"{dag_id}: HTTP {status}: {body}"
-            runs[dag_id] = body["dag_run_id"]
+        runs = deployment.trigger_all(confs)
 
         def deferred() -> int:
             n = sum(ti["state"] == "deferred" for d, r in runs.items() for ti in deployment.task_instances(d, r))
@@ -213,4 +199,4 @@ def test_a_killed_triggerer_loses_no_deferred_task_and_submits_nothing_twice(dep
     twice = {unit: ids for unit, ids in clusters.items() if len(ids) != 1}
     print(f"[faults] {len(clusters)} task instances ran on HTCondor, clusters submitted twice: {twice}")
     assert len(clusters) >= 20 and twice == {}
-    assert leftovers(deployment.output_root) == []
+    assert deployment.leftovers() == []

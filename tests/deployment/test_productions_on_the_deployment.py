@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from harness import Deployment
 
-from include.core.atomic import TMP_MARK
-
 pytestmark = [pytest.mark.deployment, pytest.mark.slow]
 
 DAG_IDS = [
@@ -39,11 +37,6 @@ CONDOR_CONFS: dict[str, dict[str, Any]] = {
 }
 
 
-def _leftovers(root: Path) -> list[str]:
-    """Temporary or partial files of the atomic writers left anywhere under ``root``."""
-    return sorted(str(p.relative_to(root)) for p in root.rglob(f"*{TMP_MARK}*"))
-
-
 def _not_done(deployment: Deployment, runs: dict[str, str]) -> dict[str, list[tuple[str, int, str]]]:
     return {
         dag_id: [
@@ -55,20 +48,11 @@ def _not_done(deployment: Deployment, runs: dict[str, str]) -> dict[str, list[tu
     }
 
 
-def _trigger_all(deployment: Deployment, confs: dict[str, dict[str, Any]]) -> dict[str, str]:
-    runs = {}
-    for dag_id, conf in confs.items():
-        status, body = deployment.trigger(dag_id, conf)
-        assert status == 200, f"{dag_id}: HTTP {status}: {body}"
-        runs[dag_id] = body["dag_run_id"]
-    return runs
-
-
 def test_every_production_succeeds_with_its_demo_parameters(deployment: Deployment) -> None:
     listed = sorted(d["dag_id"] for d in deployment.get("/api/v2/dags?limit=100")["dags"])
     assert listed == DAG_IDS
     started = time.monotonic()
-    runs = _trigger_all(deployment, {dag_id: {} for dag_id in DAG_IDS})
+    runs = deployment.trigger_all({dag_id: {} for dag_id in DAG_IDS})
     final = deployment.wait_for(runs, RUNS_TIMEOUT_S)
     took = time.monotonic() - started
     print(f"[deployment] 8 productions with their demo parameters: first trigger to last end {took:.0f} s")
@@ -90,7 +74,7 @@ def test_every_production_succeeds_with_its_demo_parameters(deployment: Deployme
     for folder in ("ecal_windows_dataset", "egamma_tnp", "ldmx_darkbrem_signal", "lumi_followup", "mu2e_ensemble"):
         files = [p for p in (out / folder).rglob("*") if p.is_file()]
         assert len(files) > 5, f"{folder}: {len(files)} files"
-    assert _leftovers(out) == []
+    assert deployment.leftovers() == []
     # runs that unpausing scheduled (the daily follow-up, the watcher) must not fail either
     failed = [(d, r["dag_run_id"]) for d in DAG_IDS for r in deployment.runs(d) if r["state"] == "failed"]
     assert failed == []
@@ -98,7 +82,7 @@ def test_every_production_succeeds_with_its_demo_parameters(deployment: Deployme
 
 def test_condor_variants_defer_their_units_to_the_triggerer(deployment: Deployment, pool: str) -> None:
     started = time.monotonic()
-    runs = _trigger_all(deployment, CONDOR_CONFS)
+    runs = deployment.trigger_all(CONDOR_CONFS)
     deferred: dict[str, set[tuple[str, int]]] = {dag_id: set() for dag_id in runs}
 
     def record() -> None:
@@ -113,7 +97,7 @@ def test_condor_variants_defer_their_units_to_the_triggerer(deployment: Deployme
     counts = {dag_id: len(units) for dag_id, units in deferred.items()}
     print(f"[deployment] condor variants: {took:.0f} s; task instances seen deferred: {counts}")
     assert all(n > 0 for n in counts.values()), counts
-    assert _leftovers(deployment.output_root) == []
+    assert deployment.leftovers() == []
 
 
 SENTINEL = "/tmp/hep-productions-must-not-exist"

@@ -9,19 +9,18 @@ downstream steps for those only, with the new measured luminosity, dated backups
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 from dag_support import load_dag
+from lumi_support import massi_archive, republish
 
 REPO = Path(__file__).resolve().parents[2]
 FILLS = (6140, 6141, 6142, 6143, *range(6146, 6153))  # 11 fills (6144, 6145 come without stable beams)
@@ -36,30 +35,7 @@ pytestmark = pytest.mark.slow
 
 
 def _archive(data: Path, fill: int, exp: str) -> Path:
-    return data / "lumi" / "massi" / "2017" / "measurements" / exp / "lumi" / f"{fill}.tgz"
-
-
-def republish(path: Path, factor: float) -> None:
-    """Rewrite a Massi archive with its luminosity columns scaled (a new calibration)."""
-    published = path.stat().st_mtime
-    members = []
-    with tarfile.open(path) as tar:
-        for info in tar.getmembers():
-            rows = []
-            for line in tar.extractfile(info).read().decode().splitlines():
-                cols = line.split()
-                if len(cols) >= 6:  # time, SB flag, lumi, error, specific lumi, error
-                    cols[2:6] = [f"{float(c) * factor:.5g}" for c in cols[2:6]]
-                rows.append("\t".join(cols))
-            members.append((info.name, ("\n".join(rows) + "\n").encode()))
-    tmp = path.with_name(path.name + ".part")
-    with tarfile.open(tmp, "w:gz") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    os.replace(tmp, path)
-    os.utime(path, (published + 3600, published + 3600))
+    return massi_archive(data, fill, exp)
 
 
 def _events_of(run_id: str) -> list[dict]:

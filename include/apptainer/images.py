@@ -36,11 +36,14 @@ _EXCLUDED_EXTENSIONS = ("_tkinter",)  # pulls in X11 and Tk; never needed by tas
 def find_busybox() -> str | None:
     """A busybox binary of this host: PATH, /bin/busybox, else the one in a pool root: the root of
     the pool whose wrapper ``HEP_APPTAINER_BIN`` names (``<pool>/bin/apptainer``, e.g. the checkout's
-    ``.local/condor-pool``), then ``$CONDOR_ROOT`` or the system-wide pool's."""
+    ``.local/condor-pool``), or the ``apptainer`` on PATH is (a pool's env.sh puts it there), then
+    ``$CONDOR_POOL_DIR``'s, ``$CONDOR_ROOT`` or the system-wide pool's."""
     candidates = [shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"]
-    wrapper = os.environ.get("HEP_APPTAINER_BIN", "")
-    if os.path.isabs(wrapper):
-        candidates.append(os.path.join(os.path.dirname(os.path.dirname(wrapper)), "root", "usr/bin/busybox"))
+    for wrapper in (os.environ.get("HEP_APPTAINER_BIN", ""), shutil.which("apptainer") or ""):
+        if os.path.isabs(wrapper):
+            candidates.append(os.path.join(os.path.dirname(os.path.dirname(wrapper)), "root", "usr/bin/busybox"))
+    if os.environ.get("CONDOR_POOL_DIR"):
+        candidates.append(os.path.join(os.environ["CONDOR_POOL_DIR"], "root", "usr/bin/busybox"))
     root = os.environ.get("CONDOR_ROOT", "/var/lib/hep-productions/condor-pool/root")
     candidates.append(os.path.join(root, "usr/bin/busybox"))
     for candidate in candidates:

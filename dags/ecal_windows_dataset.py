@@ -41,6 +41,7 @@ naming the field and the value, and nothing else runs.
     schedule=None,
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=dagkit.RUN_SLOTS,
     tags=["ecal", "egamma", "deepsc", "training-dataset", "parquet"],
     doc_md=DOC,
     default_args=dagkit.default_args(),
@@ -77,7 +78,6 @@ def ecal_windows_dataset() -> None:
             label="include.ecal_windows.orchestration:group_label",
             options={"step": step},
             unit=unit,
-            max_active_tis_per_dagrun=8,
             map_index_template="{{ unit_label }}",
         )
 

@@ -46,6 +46,7 @@ that failed.
     schedule=None,
     catchup=False,
     max_active_runs=2,
+    max_active_tasks=dagkit.RUN_SLOTS,
     tags=["egamma", "tag-and-probe", "efficiency", "nanoaod"],
     doc_md=DOC,
     default_args=dagkit.default_args(),
@@ -120,7 +121,6 @@ def egamma_tnp() -> None:
         call="include.tnp.orchestration:chunk_call",
         fresh="include.tnp.orchestration:chunk_fresh",
         label="include.tnp.orchestration:chunk_label",
-        max_active_tis_per_dagrun=8,
         map_index_template="{{ unit_label }}",
     ).expand(unit=units)
     merged = merge(validated, chunks.output)

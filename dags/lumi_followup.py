@@ -50,6 +50,7 @@ FILLS_ALIAS = AssetAlias("lumi_followup_fills")
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=dagkit.RUN_SLOTS,
     tags=["lumi", "lhc", "production"],
     doc_md=DOC,
     default_args=default_args(),
@@ -87,7 +88,6 @@ def lumi_followup() -> None:
             label="include.lumi.orchestration:fills_label",
             options={"step": step},
             unit=unit,
-            max_active_tis_per_dagrun=8,
             map_index_template="{{ unit_label }}",
         )
 

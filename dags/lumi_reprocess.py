@@ -38,6 +38,7 @@ is touched.
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=dagkit.RUN_SLOTS // 2,
     tags=["lumi", "massi", "production"],
     doc_md=DOC,
     default_args=default_args(),
@@ -79,7 +80,6 @@ def lumi_reprocess() -> None:
             outcome="include.massi.watch:reprocess_outcome",
             label="include.massi.watch:reprocess_label",
             unit=unit,
-            max_active_tis_per_dagrun=4,
             map_index_template="{{ unit_label }}",
         )
         marked = mark_processed(unit)

@@ -55,6 +55,7 @@ def _step(conf: dict[str, Any], step: str) -> dict[str, Any]:
     schedule=None,
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=dagkit.RUN_SLOTS,
     tags=["mu2e", "ensemble", "mixing", "mds"],
     doc_md=DOC,
     default_args=dagkit.default_args(),
@@ -141,7 +142,6 @@ def mu2e_ensemble() -> None:
         call="include.mu2e.orchestration:job_call",
         fresh="include.mu2e.orchestration:job_fresh",
         label="include.mu2e.orchestration:job_label",
-        max_active_tis_per_dagrun=8,
         map_index_template="{{ unit_label }}",
     ).expand(unit=units)
     commands = art_commands(conf)

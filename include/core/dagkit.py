@@ -35,6 +35,10 @@ VALIDATE_TASK = "validate_params"
 # the task back to the scheduler, to run again BUSY_RETRY_AFTER later; a reschedule is no retry.
 LOCK_PATIENCE_S = 15.0
 BUSY_RETRY_AFTER = timedelta(seconds=30)
+RUN_SLOTS = 8
+"""Tasks of one run that may hold a worker slot at once (the production DAGs' ``max_active_tasks``).
+A unit deferred on its HTCondor job holds none and does not count: a run can have hundreds of units
+waiting on the pool. (``max_active_tis_per_dagrun`` would count deferred tasks as well.)"""
 
 
 def default_args(retries: int = 3, **extra: Any) -> dict[str, Any]:

@@ -92,6 +92,20 @@ def test_dags_are_documented_and_retried(dagbags, path: Path) -> None:
             assert param.description, f"{dag_id}: param {name!r} has no description"
 
 
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_deferred_units_are_not_capped(dagbags, path: Path) -> None:
+    """A run's worker slots are capped by the DAG's max_active_tasks, which deferred tasks do not
+    count; no task caps itself with max_active_tis_per_dagrun, which counts them: hundreds of units
+    of one run can wait on HTCondor jobs at once."""
+    from include.core.dagkit import RUN_SLOTS
+
+    bag, _, _ = dagbags[path.name]
+    for dag_id, dag in bag.dags.items():
+        assert dag.max_active_tasks <= 2 * RUN_SLOTS, f"{dag_id}: max_active_tasks {dag.max_active_tasks}"
+        capped = {t.task_id: t.max_active_tis_per_dagrun for t in dag.tasks if t.max_active_tis_per_dagrun}
+        assert capped == {}, f"{dag_id}: {capped}"
+
+
 def test_no_heavy_import_or_io_at_top_level(tmp_path: Path) -> None:
     """Import every DAG file in a fresh interpreter: no heavy module and no file written."""
     data, output = tmp_path / "data", tmp_path / "output"

@@ -23,6 +23,7 @@ from include.condor import eventlog
 from include.condor.eventlog import bindings
 from include.condor.states import PROJECTION, ProcState, from_classad
 from include.condor.submit import classad_string
+from include.core import metrics
 
 try:
     from airflow.sdk import BaseHook
@@ -97,7 +98,7 @@ class HTCondorHook(BaseHook):
         settings_collector, settings_schedd = _from_settings()
         self.collector = collector if collector is not None else (conn_collector or settings_collector)
         self.schedd_name_hint = schedd if schedd is not None else (conn_schedd or settings_schedd)
-        self.queries = 0  # schedd round trips (for benchmarks)
+        self.queries = 0  # schedd round trips of this hook (also counted in the metric hep.condor.schedd.<kind>)
 
     # -- addresses -----------------------------------------------------------------------
     def _from_connection(self) -> tuple[str, str]:
@@ -172,7 +173,7 @@ class HTCondorHook(BaseHook):
             result = schedd.submit(sub, itemdata=iter([dict(i) for i in itemdata]))
         else:
             result = schedd.submit(sub, count=count)
-        self.queries += 1
+        self._count("submit")
         return Submitted(int(result.cluster()), int(result.first_proc()), int(result.num_procs()), self.schedd_name)
 
     def find_batch(self, names: Collection[str], *, history: bool = False) -> dict[int, dict[str, int]]:
@@ -194,16 +195,21 @@ class HTCondorHook(BaseHook):
         return {c: dict(sorted(p.items(), key=lambda kv: split_job_id(kv[0]))) for c, p in sorted(found.items())}
 
     # -- queries -------------------------------------------------------------------------
+    def _count(self, kind: str) -> None:
+        """One schedd round trip (submit, query, history, act)."""
+        self.queries += 1
+        metrics.incr(f"condor.schedd.{kind}")
+
     def _query(self, constraint: str, projection: list[str]) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
-            self.queries += 1
+            self._count("query")
             return [dict(ad) for ad in self._locate().query(constraint, projection)]
 
         return self.retrying("schedd query", call)
 
     def _history(self, constraint: str, projection: list[str], match: int = -1) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
-            self.queries += 1
+            self._count("history")
             return [dict(ad) for ad in self._locate().history(constraint, projection, match=match)]
 
         return self.retrying("schedd history", call)
@@ -248,7 +254,7 @@ class HTCondorHook(BaseHook):
         spec = sorted(job_ids, key=split_job_id)
 
         def call() -> dict[str, Any]:
-            self.queries += 1
+            self._count("act")
             result = self._locate().act(job_action, spec, reason)
             return dict(result) if isinstance(result, bindings().classad.ClassAd) else {}
 

@@ -10,13 +10,14 @@
 #                                         sessions it started (tasks included); nothing else
 #   scripts/deploy.sh start-one NAME      (re)start one component, e.g. after killing it
 #   scripts/deploy.sh kill NAME [SIGNAL]  signal a component's whole session (default KILL)
-#   scripts/deploy.sh destroy             stop, drop the database, remove DEPLOY_HOME
+#   scripts/deploy.sh destroy             stop, drop the databases, remove DEPLOY_HOME
 #   scripts/deploy.sh print-env           the components' environment, secrets left out
 #
 # Components: api-server scheduler dag-processor triggerer worker-1 .. worker-N.
 # Settings (environment; start writes them to DEPLOY_HOME/deploy.env, later commands read that):
 #   DEPLOY_HOME     state, logs, pids, Airflow home (default .local/deploy)
-#   DEPLOY_NAME     database name and Celery queue (default hep_deploy)
+#   DEPLOY_NAME     database name and Celery queue (default hep_deploy); the Massi fill
+#                   database is DEPLOY_NAME_filldb on the same server (HEP_FILLDB_URL overrides it)
 #   DEPLOY_PORT     API server port (default 8090); scheduler health DEPLOY_PORT+4, triggerer log
 #                   server +5, worker N's log server +10+N
 #   DEPLOY_WORKERS  number of Celery workers (default 2); DEPLOY_CONCURRENCY task slots each (4)
@@ -56,6 +57,8 @@ configure() {  # the whole environment of every component; written to deploy.env
   done < "$REPO/docker/airflow.env"
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$DEPLOY_PG/$DEPLOY_NAME
   export AIRFLOW__CELERY__RESULT_BACKEND=db+$DEPLOY_PG/$DEPLOY_NAME
+  # The Massi fill database on the same server (every worker and job host sees it; not SQLite)
+  export HEP_FILLDB_URL=${HEP_FILLDB_URL:-$DEPLOY_PG/${DEPLOY_NAME}_filldb}
   export AIRFLOW__CELERY__BROKER_URL=$DEPLOY_BROKER
   export AIRFLOW__OPERATORS__DEFAULT_QUEUE=$DEPLOY_NAME  # deployments sharing a broker never swap tasks
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$DEPLOY_PORT/execution/
@@ -155,20 +158,21 @@ stop_all() {
   log "stopped"
 }
 
-database() {  # create (or with "drop", drop) DEPLOY_NAME on the server
+database() {  # create (or with "drop", drop) the databases DEPLOY_NAME and DEPLOY_NAME_filldb
   python - "$DEPLOY_PG" "$DEPLOY_NAME" "$1" <<'PY'
 import re, sys
 import sqlalchemy as sa
 server, name, action = sys.argv[1:]
-if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
-    sys.exit(f"DEPLOY_NAME {name!r}: lower-case letters, digits and _ only")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,55}", name):
+    sys.exit(f"DEPLOY_NAME {name!r}: lower-case letters, digits and _ only (56 at most)")
 engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
 with engine.connect() as conn:
-    exists = conn.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": name}).scalar()
-    if action == "create" and not exists:
-        conn.execute(sa.text(f'create database "{name}"'))
-    elif action == "drop" and exists:
-        conn.execute(sa.text(f'drop database "{name}" with (force)'))
+    for db in (name, f"{name}_filldb"):  # Airflow's metadata, the Massi fill database
+        exists = conn.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": db}).scalar()
+        if action == "create" and not exists:
+            conn.execute(sa.text(f'create database "{db}"'))
+        elif action == "drop" and exists:
+            conn.execute(sa.text(f'drop database "{db}" with (force)'))
 engine.dispose()
 PY
 }

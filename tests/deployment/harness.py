@@ -75,6 +75,16 @@ class Deployment(AirflowRest):
     def output_root(self) -> Path:
         return Path(self.env["HEP_OUTPUT_ROOT"])
 
+    def setting(self, name: str) -> str:
+        """A setting of the running components (from the deploy.env that ``start`` wrote)."""
+        import shlex
+
+        for line in (self.home / "deploy.env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == name:
+                return shlex.split(value)[0] if value else ""
+        raise KeyError(f"{name} is not in {self.home / 'deploy.env'}")
+
     def deploy(self, *args: str, timeout: float = START_TIMEOUT_S) -> str:
         """Run ``scripts/deploy.sh ARGS`` for this deployment; its output, or an AssertionError."""
         command = [str(DEPLOY), *args]
@@ -151,6 +161,21 @@ class Deployment(AirflowRest):
 
     def destroy(self) -> None:
         self.deploy("destroy", timeout=300)
+
+
+def pool_startd(on: bool) -> None:
+    """Switch the HTCondor pool's execute daemon off (jobs stay idle, their tasks stay deferred) or
+    on again (CONDOR_CONFIG names the pool); returns once the collector agrees."""
+    import htcondor2 as htcondor
+
+    collector = htcondor.Collector()
+    (master,) = collector.query(htcondor.AdType.Master)
+    command = htcondor.DaemonCommand.DaemonOn if on else htcondor.DaemonCommand.DaemonOff
+    htcondor.send_command(master, command, "STARTD")
+    deadline = time.monotonic() + 120
+    while bool(collector.query(htcondor.AdType.Startd, projection=["Name"])) != on:
+        assert time.monotonic() < deadline, f"the pool's startd did not turn {'on' if on else 'off'}"
+        time.sleep(1)
 
 
 def reachable(host: str, port: int) -> str | None:

@@ -2,7 +2,8 @@
 
 Separate api-server, scheduler, dag-processor, triggerer and two Celery workers on PostgreSQL and
 Redis; the runs are triggered with the demo parameters, as a user's script would, and read back:
-run and task states, which worker took the tasks, the products, the deferrals on HTCondor.
+run and task states, which worker took the tasks, the products. The condor variants, deferred on
+HTCondor jobs, are run in test_faults.py, where the triggerer is killed while they wait.
 """
 
 from __future__ import annotations
@@ -27,14 +28,6 @@ DAG_IDS = [
     "mu2e_ensemble",
 ]
 RUNS_TIMEOUT_S = 1800.0
-# The condor variants, each with products of its own (or forced) so that every unit submits a job.
-CONDOR_CONFS: dict[str, dict[str, Any]] = {
-    "ecal_windows_dataset": {"backend": "condor", "output_dir": "electrons_condor"},
-    "egamma_tnp": {"backend": "condor", "output": "condor"},
-    "ldmx_darkbrem_signal": {"backend": "condor", "force": "all"},
-    "lumi_followup": {"backend": "condor", "force": "all", "fills": [6140, 6141]},
-    "mu2e_ensemble": {"backend": "condor", "force": "all"},
-}
 
 
 def _not_done(deployment: Deployment, runs: dict[str, str]) -> dict[str, list[tuple[str, int, str]]]:
@@ -80,26 +73,6 @@ def test_every_production_succeeds_with_its_demo_parameters(deployment: Deployme
     assert failed == []
 
 
-def test_condor_variants_defer_their_units_to_the_triggerer(deployment: Deployment, pool: str) -> None:
-    started = time.monotonic()
-    runs = deployment.trigger_all(CONDOR_CONFS)
-    deferred: dict[str, set[tuple[str, int]]] = {dag_id: set() for dag_id in runs}
-
-    def record() -> None:
-        for dag_id, run_id in runs.items():
-            for ti in deployment.task_instances(dag_id, run_id):
-                if ti["state"] == "deferred":
-                    deferred[dag_id].add((ti["task_id"], ti["map_index"]))
-
-    final = deployment.wait_for(runs, RUNS_TIMEOUT_S, on_poll=record, interval=1.0)
-    took = time.monotonic() - started
-    assert {d: r["state"] for d, r in final.items()} == dict.fromkeys(runs, "success"), _not_done(deployment, runs)
-    counts = {dag_id: len(units) for dag_id, units in deferred.items()}
-    print(f"[deployment] condor variants: {took:.0f} s; task instances seen deferred: {counts}")
-    assert all(n > 0 for n in counts.values()), counts
-    assert deployment.leftovers() == []
-
-
 SENTINEL = "/tmp/hep-productions-must-not-exist"
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("egamma_tnp", {"chunk_size": "many"}, "chunk_size"),  # wrong type
@@ -143,7 +116,7 @@ def test_bad_inputs_are_refused_at_once_naming_the_field(deployment: Deployment)
 
 
 def test_status_then_stop_ends_exactly_the_processes_it_started(deployment: Deployment) -> None:
-    """Last in this module: ``deploy.sh stop`` ends every component and its task processes, and
+    """Last of the folder (conftest.py orders it): ``deploy.sh stop`` ends every component and its task processes, and
     nothing else (a process of the same user started beside it lives on)."""
     import subprocess
 

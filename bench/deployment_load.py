@@ -105,16 +105,15 @@ def cpu_seconds(deployment: harness.Deployment, component: str) -> float:
     return total
 
 
-def pg_connections(deployment: harness.Deployment) -> int:
+def pg_connections(deployment: harness.Deployment, conn: Any) -> int:
+    """Connections to the deployment's two databases, this bench's own left out."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(deployment.setting("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
+    query = "select count(*) from pg_stat_activity where datname in (:a, :b) and pid <> pg_backend_pid()"
     try:
-        with engine.connect() as conn:
-            query = "select count(*) from pg_stat_activity where datname in (:a, :b)"
-            return int(conn.execute(sa.text(query), {"a": deployment.name, "b": f"{deployment.name}_filldb"}).scalar())
+        return int(conn.execute(sa.text(query), {"a": deployment.name, "b": f"{deployment.name}_filldb"}).scalar())
     finally:
-        engine.dispose()
+        conn.rollback()  # pg_stat_activity is read once per transaction: a new one for every look
 
 
 def clusters_of(run_id: str, tasks: list[dict[str, Any]]) -> int:
@@ -147,9 +146,9 @@ def unpause_without_catchup(deployment: harness.Deployment) -> None:
 def remove_jobs(run_id: str) -> int:
     """Remove the run's jobs still in the schedd's queue (before the execute daemon is on again)."""
     from include.condor.hook import HTCondorHook
-    from include.condor.submit import _UNSAFE_NAME_CHARS
+    from include.condor.submit import name_part
 
-    safe_run = _UNSAFE_NAME_CHARS.sub("_", run_id)
+    safe_run = name_part(run_id)
     hook = HTCondorHook(None, backoff=(1.0, 2.0))
     ads = hook.get_schedd().query("true", ["ClusterId", "ProcId", "JobBatchName"])
     ids = [f"{ad['ClusterId']}.{ad['ProcId']}" for ad in ads if safe_run in str(ad.get("JobBatchName", ""))]
@@ -169,13 +168,18 @@ def all_task_instances(deployment: harness.Deployment, run_id: str) -> list[dict
 
 
 def measure_window(deployment: harness.Deployment, sink: StatsdSink, window: float) -> dict[str, Any]:
+    import sqlalchemy as sa
+
     counters0, timers0 = sink.snapshot()
     trips0 = schedd_round_trips(counters0)
     cpu0, t0 = cpu_seconds(deployment, "triggerer"), time.monotonic()
     connections = []
-    while time.monotonic() - t0 < window:
-        connections.append(pg_connections(deployment))
-        time.sleep(5)
+    engine = sa.create_engine(deployment.setting("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
+    with engine.connect() as conn:
+        while time.monotonic() - t0 < window:
+            connections.append(pg_connections(deployment, conn))
+            time.sleep(5)
+    engine.dispose()
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(deployment, "triggerer") - cpu0
     counters1, _ = sink.snapshot()

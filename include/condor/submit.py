@@ -45,6 +45,11 @@ def format_arguments(argv: Sequence[str]) -> str:
     return '"' + " ".join(quote_argument(a) for a in argv) + '"'
 
 
+def name_part(text: str) -> str:
+    """``text`` as it appears in a ``JobBatchName`` (and a job folder): unsafe characters become ``_``."""
+    return _UNSAFE_NAME_CHARS.sub("_", text)
+
+
 def batch_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1, try_number: int | None = None) -> str:
     """Deterministic ``JobBatchName`` for one task instance (and try).
 
@@ -52,7 +57,7 @@ def batch_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1, try_
     """
     raw = f"{dag_id}\x1f{task_id}\x1f{run_id}\x1f{map_index}"
     digest = hashlib.sha1(raw.encode()).hexdigest()[:8]
-    parts = [_UNSAFE_NAME_CHARS.sub("_", p) for p in (dag_id, task_id, run_id)]
+    parts = [name_part(p) for p in (dag_id, task_id, run_id)]
     base = ".".join(parts)[: _MAX_BATCH_NAME - 30]
     name = f"{base}.m{map_index}.{digest}"
     return name if try_number is None else f"{name}.t{try_number}"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_rest import FINISHED
 from harness import Deployment, pool_startd
 from lumi_support import massi_archive, republish
 
@@ -254,9 +255,9 @@ LUMI_PRODUCTS = ("sb", "lumi_calc", "lumi_meas", "lifetime", "fits")
 
 def _paused_steps(deployment: Deployment, run_id: str) -> dict[str, Path]:
     """Step -> its submitted.pid, for this run's lumi steps that submitted their job and now pause."""
-    from include.condor.submit import _UNSAFE_NAME_CHARS
+    from include.condor.submit import name_part
 
-    safe_run = _UNSAFE_NAME_CHARS.sub("_", run_id)
+    safe_run = name_part(run_id)
     folder = deployment.output_root / "_condor"
     found = folder.glob("lumi_followup.fill.*/submitted.pid") if folder.is_dir() else []
     return {p.parent.name.split(".")[2]: p for p in found if safe_run in p.parent.name}
@@ -325,7 +326,7 @@ def _lock_waiters(conn: Any) -> int:
 
 
 def _unfinished(deployment: Deployment, dag_id: str) -> list[str]:
-    return [r["dag_run_id"] for r in deployment.runs(dag_id) if r["state"] not in ("success", "failed")]
+    return [r["dag_run_id"] for r in deployment.runs(dag_id) if r["state"] not in FINISHED]
 
 
 def _reprocessings_of(deployment: Deployment, fill: int, since: float) -> list[tuple[str, int]]:
